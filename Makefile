@@ -1,0 +1,37 @@
+# foodcam task runner. `make demo` runs the main job, `make test` the tests; both set up .venv first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.foodcam-installed
+DATA ?=
+ARGS ?= --quick
+
+.PHONY: venv demo test test-slow prepare bench clean-venv help
+help:
+	@echo "make demo [DATA=path/to/dataset] [ARGS='--quick']  run the whole foodcam job"
+	@echo "make test        fast tests: sync check, notebooks (nbdev_test), pytest"
+	@echo "make test-slow   the same, with the #| slow cells too (needs the real data)"
+	@echo "make prepare     nbdev_export + nbdev_clean (run before committing)"
+
+venv: $(STAMP)
+$(STAMP): settings.ini setup.py
+	@bash tools/setup_venv.sh $(VENV)
+	@touch $(STAMP)
+
+demo: venv
+	$(VENV)/bin/foodcam demo $(if $(DATA),--data $(DATA)) $(ARGS)
+
+test: venv
+	$(PY) tools/run_tests.py
+
+test-slow: venv
+	$(PY) tools/run_tests.py --slow
+
+prepare: venv
+	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean
+
+bench: venv
+	$(PY) bench/run.py
+
+clean-venv:
+	rm -rf $(VENV)

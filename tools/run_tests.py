@@ -1,0 +1,75 @@
+"""foodcam's test command (`make test`): sync check, notebooks via nbdev_test, pytest, one summary line.
+
+Run from the project root with the project's venv python. `--slow` also runs the `#| slow` cells."""
+import argparse, hashlib, os, re, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+def digest(folder, pat):
+    return {p.relative_to(folder).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(folder.rglob(pat)) if '.ipynb_checkpoints' not in p.parts}
+
+def check_sync():
+    "Run nbdev_export and nbdev_clean on a copy of the project; report any file they would change. Never touches the user's files."
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        for n in ('nbs', 'foodcam'): shutil.copytree(ROOT/n, d/n, ignore=shutil.ignore_patterns('__pycache__', '.ipynb_checkpoints'))
+        for n in ('settings.ini', 'setup.py', 'README.md'): shutil.copy(ROOT/n, d/n)
+        before = {**{'foodcam/'+k: v for k, v in digest(d/'foodcam', '*.py').items()}, **{'nbs/'+k: v for k, v in digest(d/'nbs', '*.ipynb').items()}}
+        for cmd in ('nbdev_export', 'nbdev_clean'):
+            r = subprocess.run([str(BIN/cmd)], cwd=d, capture_output=True, text=True)
+            if r.returncode: print(r.stdout, r.stderr); return [f'({cmd} failed)']
+        after = {**{'foodcam/'+k: v for k, v in digest(d/'foodcam', '*.py').items()}, **{'nbs/'+k: v for k, v in digest(d/'nbs', '*.ipynb').items()}}
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+def notebooks():
+    return sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not re.match(r'^[_.]', p.name))
+
+def run_notebooks(slow, n_workers):
+    cmd = [str(BIN/'nbdev_test'), '--n_workers', str(n_workers), '--timing'] + (['--flags', 'slow'] if slow else [])
+    print('$', ' '.join(cmd[0:1]).replace(str(BIN)+'/', ''), *cmd[1:], flush=True)
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'PATH': f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    print(out)
+    nbs = notebooks()
+    if r.returncode == 0: return len(nbs), 0
+    failed = set(re.findall(r'^\s+(\S+\.ipynb)\s*$', out.split('Following Notebooks:')[-1], re.M)) if 'Following Notebooks' in out else {'(nbdev_test crashed)'}
+    return len(nbs) - len(failed & {p.name for p in nbs}), len(failed)
+
+def run_pytest(slow):
+    if not any((ROOT/'tests').glob('test_*.py')): return 0, 0
+    cmd = [sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider'] + (['--slow'] if slow else [])
+    print('$ pytest', *cmd[4:], flush=True)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    print(r.stdout[-20000:], r.stderr[-5000:])
+    if r.returncode == 5: return 0, 0  # no tests collected
+    last = [l for l in r.stdout.splitlines() if re.search(r'\d+ (passed|failed|error)', l)]
+    c = {k: int(n) for n, k in re.findall(r'(\d+) (passed|failed|errors?)', last[-1] if last else '')}
+    p, f = c.get('passed', 0), c.get('failed', 0) + c.get('error', 0) + c.get('errors', 0)
+    if r.returncode and not f: f = 1  # pytest failed before it could count (e.g. an import error)
+    return p, f
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--slow', action='store_true', help='also run the `#| slow` cells and slow pytest tests')
+    ap.add_argument('--n_workers', type=int, default=int(os.environ.get('FOODCAM_TEST_WORKERS', 2)), help='notebooks run in parallel')
+    a = ap.parse_args()
+    t0 = time.time(); passed = failed = 0
+    print('== sync check: nbdev_export and nbdev_clean must change nothing', flush=True)
+    changed = check_sync()
+    if changed:
+        print('NOT IN SYNC: nbdev_export/nbdev_clean would change:\n  ' + '\n  '.join(changed) +
+              '\n-> edit the notebooks (never foodcam/*.py by hand), then run `make prepare` (nbdev_export && nbdev_clean) and commit.')
+        failed += 1
+    else: passed += 1; print('in sync')
+    print('== notebooks' + (' (with slow cells)' if a.slow else ' (fast set)'), flush=True)
+    p, f = run_notebooks(a.slow, a.n_workers); passed += p; failed += f
+    print('== pytest', flush=True)
+    p, f = run_pytest(a.slow); passed += p; failed += f
+    print(f'({time.time()-t0:.0f}s: sync check + {len(notebooks())} notebooks + pytest)')
+    print(f'{passed} passed, {failed} failed')
+    sys.exit(1 if failed else 0)
+
+if __name__ == '__main__': main()
