@@ -16,10 +16,26 @@ import matplotlib; import matplotlib.pyplot as plt
 from .core import use_bf16
 
 # %% auto 0
-__all__ = ['bn_layers', 'FreezeBNStats', 'BF16', 'EpochCurves', 'plot_curves', 'save_model', 'read_meta', 'load_model',
-           'write_json', 'record_run']
+__all__ = ['GAPHead', 'classifier', 'bn_layers', 'FreezeBNStats', 'BF16', 'EpochCurves', 'plot_curves', 'save_model', 'read_meta',
+           'load_model', 'write_json', 'record_run']
 
-# %% ../nbs/03_train.ipynb 7
+# %% ../nbs/03_train.ipynb 5
+class GAPHead(nn.Sequential):
+    "Global average pooling + one Linear: the head that makes CAM exact"
+    def __init__(self, n_in: int, # channels of the body's feature maps
+                 n_out: int, # number of classes
+                ): super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(n_in, n_out))
+    @property
+    def fc(self) -> nn.Linear: return self[2]
+
+def classifier(body: nn.Module, # returns feature maps (N, n_in, h, w)
+               n_in: int, # channels of those maps
+               n_out: int, # number of classes
+              ) -> nn.Sequential:
+    "`nn.Sequential(body, GAPHead(n_in, n_out))`"
+    return nn.Sequential(body, GAPHead(n_in, n_out))
+
+# %% ../nbs/03_train.ipynb 10
 def bn_layers(model: nn.Module) -> list:
     "All BatchNorm layers of `model`"
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -30,7 +46,7 @@ class FreezeBNStats(Callback):
     def before_train(self):
         for m in bn_layers(self.model): m.eval()
 
-# %% ../nbs/03_train.ipynb 11
+# %% ../nbs/03_train.ipynb 14
 class BF16(Callback):
     "bf16 autocast for forward and loss on CPU or CUDA (fastai's `MixedPrecision` is CUDA/fp16 only)"
     order = 10
@@ -49,7 +65,7 @@ class BF16(Callback):
     def after_cancel_batch(self): self._exit()
     def after_fit(self): self._exit()
 
-# %% ../nbs/03_train.ipynb 14
+# %% ../nbs/03_train.ipynb 17
 class EpochCurves(Callback):
     "Per epoch: mean train loss/accuracy and validation loss/accuracy, kept in `learn.curves` across fits"
     order = Recorder.order + 1
@@ -71,7 +87,7 @@ class EpochCurves(Callback):
             valid_loss=vl/vn if vn else float('nan'), valid_acc=vc/vn if vn else float('nan'),
             lr=float(self.opt.hypers[-1]['lr']), seconds=dt, train_img_per_s=self.n_img/dt if dt else 0.))
 
-# %% ../nbs/03_train.ipynb 15
+# %% ../nbs/03_train.ipynb 18
 def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
                 fname=None, # save the figure as this PNG too
                 title: str='', # figure title, e.g. the run name
@@ -90,7 +106,7 @@ def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
     if fname: Path(fname).parent.mkdir(parents=True, exist_ok=True); fig.savefig(fname, dpi=110)
     return fig
 
-# %% ../nbs/03_train.ipynb 18
+# %% ../nbs/03_train.ipynb 21
 def save_model(model: nn.Module, # model whose `state_dict` is saved
                fname, # destination file (.pth)
                arch: str, # architecture name, checked on load
@@ -105,7 +121,7 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
     os.replace(tmp, fname)
     return fname
 
-# %% ../nbs/03_train.ipynb 19
+# %% ../nbs/03_train.ipynb 22
 def read_meta(fname) -> dict:
     "The metadata (arch, classes, ...) of a foodcam checkpoint"
     fname = Path(fname)
@@ -130,7 +146,7 @@ def load_model(fname, # checkpoint written by `save_model`
     except RuntimeError as e: raise ValueError(f"{fname} ({meta['arch']}, {len(meta['classes'])} classes) does not fit this model: {str(e).splitlines()[0]} ...") from None
     return meta
 
-# %% ../nbs/03_train.ipynb 22
+# %% ../nbs/03_train.ipynb 25
 def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
