@@ -13,6 +13,7 @@ from fastai.learner import Learner, Recorder
 from fastai.callback.core import TrainEvalCallback
 from fastai.torch_core import to_float
 import matplotlib; import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 from .core import use_bf16
 
 # %% auto 0
@@ -100,7 +101,7 @@ def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
         ax.plot(ep, [r[f'valid_{k}'] for r in curves], 's-', label='validation')
         for a, b in zip(curves, curves[1:]):
             if a['stage'] != b['stage']: ax.axvline(a['epoch'] + .5, color='gray', ls='--'); ax.text(a['epoch'] + .6, ax.get_ylim()[1], b['stage'], va='top', fontsize=8, color='gray')
-        ax.set_xlabel('epoch'); ax.set_ylabel('accuracy' if k == 'acc' else 'loss'); ax.grid(alpha=.3); ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.set_xlabel('epoch'); ax.set_ylabel('accuracy' if k == 'acc' else 'loss'); ax.grid(alpha=.3); ax.legend()
     if title: fig.suptitle(title)
     fig.tight_layout()
     if fname: Path(fname).parent.mkdir(parents=True, exist_ok=True); fig.savefig(fname, dpi=110)
