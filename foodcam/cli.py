@@ -5,11 +5,12 @@
 # %% ../nbs/12_cli.ipynb 2
 from __future__ import annotations
 import sys
+from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
 import foodcam
 
 # %% auto 0
-__all__ = ['COMMANDS', 'command', 'version', 'main']
+__all__ = ['COMMANDS', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes', 'scrape_cmd', 'clean_cmd']
 
 # %% ../nbs/12_cli.ipynb 5
 COMMANDS = {}
@@ -17,6 +18,9 @@ def command(name=None):
     "Register a `call_parse` function as `foodcam <name>`"
     def _f(f): COMMANDS[name or f.__name__.replace('_', '-')] = f; return f
     return _f
+
+class UserError(Exception):
+    "An error the user can fix; the CLI prints its message and exits 1"
 
 # %% ../nbs/12_cli.ipynb 6
 @command('version')
@@ -33,6 +37,8 @@ def _usage():
     return '\n'.join(lines)
 
 # %% ../nbs/12_cli.ipynb 8
+_ALIASES = {'scrape': {'--class': '--cls'}}  # `class` is a Python keyword, so the parameter is `cls`
+
 def main(argv=None):
     "Entry point of the `foodcam` console script"
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -40,9 +46,63 @@ def main(argv=None):
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
         print(f"foodcam: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr); return 2
+    rest = [_ALIASES.get(cmd, {}).get(a, a) for a in rest]
     old = sys.argv
     sys.argv = [f'foodcam {cmd}'] + rest
     try: res = COMMANDS[cmd]()
     except SystemExit as e: return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except (UserError, FileNotFoundError, ValueError) as e:
+        print(f'foodcam {cmd}: {e}', file=sys.stderr); return 1
+    except KeyboardInterrupt:
+        print(f'foodcam {cmd}: interrupted; finished work is kept, run the same command again to resume', file=sys.stderr); return 130
     finally: sys.argv = old
     return res if isinstance(res, int) else 0
+
+# %% ../nbs/12_cli.ipynb 10
+@command('check-classes')
+@call_parse
+def check_classes_cmd(labels: Param('class labels to check, e.g. "green curry" bibimbap', str, nargs='+')):
+    "Exit 1 if a label is already an ImageNet-1k or CIFAR class, naming the class"
+    from foodcam.scrape import check_classes
+    return 1 if check_classes(labels) else 0
+
+# %% ../nbs/12_cli.ipynb 11
+def parse_classes(specs: list) -> dict:
+    "`['bibimbap=bibimbap,bibimbap bowl', ...]` -> `{'bibimbap': ['bibimbap', 'bibimbap bowl']}`"
+    out = {}
+    for s in specs or []:
+        if '=' not in s: raise UserError(f'--class {s!r}: write LABEL=QUERY[,QUERY...], e.g. --class "green curry=thai green curry,green curry bowl"')
+        lbl, qs = s.split('=', 1)
+        qs = [q.strip() for q in qs.split(',') if q.strip()]
+        if not lbl.strip() or not qs: raise UserError(f'--class {s!r}: both a label and at least one query are needed')
+        out.setdefault(lbl.strip(), []).extend(qs)
+    if not out: raise UserError('give at least one --class LABEL=QUERY[,QUERY...]')
+    return out
+
+# %% ../nbs/12_cli.ipynb 13
+@command('scrape')
+@call_parse
+def scrape_cmd(name: Param('dataset name (a folder under $FOODCAM_DATA) or a path', str),
+               cls: Param('LABEL=QUERY[,QUERY...]; repeat for each class (also --class)', str, action='append')=None,
+               n: Param('target images per class', int)=300,
+               base: Param('DuckDuckGo base URL (for a mirror or a test server)', str)=None):
+    "Download images per class from DuckDuckGo into a dataset folder, resumably"
+    from foodcam.scrape import scrape, scrape_summary, check_classes
+    qs = parse_classes(cls)
+    if hits := check_classes(list(qs), quiet=True):
+        for h in hits: print(f'warning: {h[0]!r} is already a {h[1]} class ({h[2]!r}); transfer from ImageNet will find it too easy', file=sys.stderr)
+    rows = scrape(name, qs, n=n, base=base)
+    print(scrape_summary(rows))
+
+# %% ../nbs/12_cli.ipynb 14
+@command('clean')
+@call_parse
+def clean_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
+              undo: Param('move every quarantined file back', store_true)=False,
+              min_size: Param('shortest image side allowed', int)=64,
+              dry_run: Param('only report what would move', store_true)=False):
+    "Quarantine broken, tiny and duplicate images (never deletes); --undo restores them"
+    from foodcam.scrape import clean
+    p = Path(dataset)
+    if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
+    clean(p, min_size=min_size, dry_run=dry_run, undo=undo)
