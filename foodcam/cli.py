@@ -10,7 +10,8 @@ from fastcore.script import call_parse, Param, store_true
 import foodcam
 
 # %% auto 0
-__all__ = ['COMMANDS', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes', 'scrape_cmd', 'clean_cmd']
+__all__ = ['COMMANDS', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes', 'scrape_cmd', 'clean_cmd',
+           'train_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd']
 
 # %% ../nbs/12_cli.ipynb 5
 COMMANDS = {}
@@ -106,3 +107,55 @@ def clean_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     p = Path(dataset)
     if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
     clean(p, min_size=min_size, dry_run=dry_run, undo=undo)
+
+# %% ../nbs/12_cli.ipynb 16
+@command('train')
+@call_parse
+def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
+              track: Param('scratch32, cifar32, frozen or finetune', str)='frozen',
+              run: Param('run folder (default runs/<dataset name>)', str)=None,
+              arch: Param('timm backbone of the 256px tracks', str)='legacy_xception',
+              epochs: Param('epochs (default: the track\'s budget)', int)=None,
+              weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
+              cifar: Param('CIFAR model .pth, or CIFAR-10 data (folder or .tgz) for cifar32', str)=None,
+              quick: Param('laptop-CPU budgets', store_true)=False,
+              seed: Param('seed of the split and the training', int)=42,
+              force: Param('train again even if the track is finished', store_true)=False):
+    "Train one track into a run folder: model, curves (PNG) and metrics (JSON); resumes finished stages"
+    from foodcam.pipeline import train_track, TRACKS
+    if track not in TRACKS: raise UserError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
+    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+    m = train_track(dataset, track, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, force=force)
+    print(f"{track}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
+
+# %% ../nbs/12_cli.ipynb 17
+@command('explain')
+@call_parse
+def explain_cmd(run: Param('run folder written by foodcam train', str),
+                track: Param('which model (default: the best finished one)', str)=None,
+                n_faith: Param('validation images for the faithfulness table', int)=16):
+    "CAM galleries (correct and wrong), top losses, confusion matrix, activation grid, faithfulness table"
+    from foodcam.pipeline import explain_run
+    for f in explain_run(run, track, n_faith=n_faith): print(f)
+
+# %% ../nbs/12_cli.ipynb 18
+@command('report')
+@call_parse
+def report_cmd(runs: Param('run folders', str, nargs='+'),
+               out: Param('output HTML (default <first run>/report.html)', str)=None):
+    "One self-contained HTML report over run folders"
+    from foodcam.pipeline import report_runs
+    print(report_runs(runs, out))
+
+# %% ../nbs/12_cli.ipynb 19
+@command('demo')
+@call_parse
+def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default classes (needs internet)', str)=None,
+             run: Param('run folder (default runs/<dataset name>)', str)=None,
+             quick: Param('laptop-CPU budgets', store_true)=False,
+             weights: Param('backbone weights file (Keras Xception .keras/.h5, or .pth/.safetensors)', str)=None,
+             cifar: Param('CIFAR model .pth or CIFAR-10 data for the cifar32 track', str)=None,
+             arch: Param('timm backbone of the 256px tracks', str)='legacy_xception'):
+    "The whole job: (scrape) -> clean -> 32px tracks -> frozen Xception -> fine-tune -> explain -> report"
+    from foodcam.pipeline import demo
+    demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch)

@@ -77,7 +77,8 @@ class EpochCurves(Callback):
         y = self.yb[0] if self.yb else None
         if y is None or self.pred is None or self.loss is None: return
         n = y.shape[0]; a = self.acc[self.training]
-        a[0] += float(self.loss.detach()) * n; a[1] += int((self.pred.argmax(-1) == y).sum()); a[2] += n
+        a[0] += float(self.loss.detach().float().mean()) * n;  # mean: `get_preds(with_loss=True)` gives per-item losses
+        a[1] += int((self.pred.argmax(-1) == y).sum()); a[2] += n
         if self.training: self.n_img += n
     def after_epoch(self):
         (tl, tc, tn), (vl, vc, vn) = self.acc[True], self.acc[False]
