@@ -4,16 +4,28 @@
 
 # %% ../nbs/10_experiments.ipynb 2
 from __future__ import annotations
-import math, os, threading, time
+import functools, math, os, random, tempfile, threading, time
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 from fastcore.basics import patch, store_attr
 from fastcore.foundation import L
+from fastai.callback.core import Callback
 from fastai.learner import Learner
-from fastai.callback.schedule import ParamScheduler
+from fastai.callback.schedule import ParamScheduler, fit_one_cycle, fine_tune, lr_find  # patch Learner
+from .core import set_seed
+from .train import bn_layers, FreezeBNStats, EpochCurves
+from .data import food_dls
+from .weights import load_pretrained, WeightsNotFound
+from .transfer import transfer_learner, features_learner
+from .pipeline import online
 
 # %% auto 0
-__all__ = ['sched_exp_decay', 'rss_mb', 'PeakMem']
+__all__ = ['BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs', 'stage_lr_find',
+           'recipe_lab', 'FreezeBNParams', 'effnet_arch', 'recipe_effnet', 'fastai_learner', 'recipe_fastai',
+           'summarize_runs', 'overlap_notes', 'md_table', 'plot_experiments', 'run_experiments', 'write_experiments']
 
 # %% ../nbs/10_experiments.ipynb 5
 def sched_exp_decay(lr0, # starting learning rate (a float, or an array: one per layer group)
@@ -54,3 +66,320 @@ class PeakMem:
     def __exit__(self, *a):
         self._stop.set(); self._t.join(); self.peak = max(self.peak, rss_mb())
         if torch.cuda.is_available(): self.cuda_peak = torch.cuda.max_memory_allocated() / 2**20
+
+# %% ../nbs/10_experiments.ipynb 14
+class StageStats(Callback):
+    "Per fit: one row in `rows` (stage, valid acc/loss, epochs, seconds, images/s, peak MiB); names stages from `names` if given"
+    order = EpochCurves.order + 1
+    def __init__(self, rows: list|None=None, # list the rows are appended to
+                 names: list|None=None, # stage name of each successive fit (fastai's `fine_tune` makes two)
+                 lrs: list|None=None, # learning rate of each successive fit, for the table; else `learn.stage_lr`
+                 **info, # constant columns for every row (arch, lr_source, ...)
+                ):
+        self.rows, self.names, self.lrs, self.info, self.n_fit, self._pre = ([] if rows is None else rows), names, lrs, info, 0, (0., 0.)
+    @contextmanager
+    def prelude(self):
+        "Measure work done before the next fit (time and peak memory), charged to that stage"
+        t0 = time.perf_counter()
+        with PeakMem() as pm: yield
+        self._pre = (self._pre[0] + time.perf_counter() - t0, max(self._pre[1], pm.peak))
+    def before_fit(self):
+        if self.names: self.learn.stage = self.names[min(self.n_fit, len(self.names) - 1)]
+        self.n0, self.pm = len(self.learn.curves), PeakMem().__enter__()
+        self.t0 = time.perf_counter()
+    def after_fit(self):
+        secs = time.perf_counter() - self.t0 + self._pre[0]; self.pm.__exit__()
+        eps = self.learn.curves[self.n0:]
+        lr = self.lrs[min(self.n_fit, len(self.lrs) - 1)] if self.lrs else getattr(self.learn, 'stage_lr', None)
+        n_img = sum(r['train_img_per_s'] * r['seconds'] for r in eps); self.n_fit += 1
+        self.rows.append(dict(stage=getattr(self.learn, 'stage', 'fit'), **self.info, lr=_lr_str(lr), epochs=len(eps),
+                              valid_acc=eps[-1]['valid_acc'] if eps else float('nan'), valid_loss=eps[-1]['valid_loss'] if eps else float('nan'),
+                              n_valid=len(self.dls.valid.dataset), seconds=secs, img_per_s=n_img / secs if secs else 0.,
+                              peak_mb=max(self.pm.peak, self._pre[1])))
+        self._pre = (0., 0.)
+
+def _lr_str(lr):
+    if isinstance(lr, slice): return f'{lr.start:.3g}..{lr.stop:.3g}' if lr.start else f'{lr.stop:.3g}'
+    return '' if lr is None else f'{lr:.3g}'
+
+# %% ../nbs/10_experiments.ipynb 17
+def sample_epochs(dls, # fastai DataLoaders
+                  n: int|None, # training images per epoch; all if None or not fewer than the training set
+                  seed: int=42, # seed of the sampling
+                 ):
+    "Make `dls.train` draw a fresh random `n` of its images every epoch"
+    N = len(dls.train.dataset)
+    if n is None or n >= N: return dls
+    if n < dls.train.bs: raise ValueError(f'epoch_items={n} is less than one batch ({dls.train.bs}): use at least the batch size')
+    rng = random.Random(seed)
+    dls.loaders[0] = dls.train.new(n=n, get_idxs=lambda: rng.sample(range(N), n))
+    return dls
+
+# %% ../nbs/10_experiments.ipynb 20
+def stage_lr_find(learn: Learner, # the learner of the stage, set up (frozen/unfrozen) as it will train
+                  fname=None, # save the plot as this PNG
+                  **kwargs, # passed to `Learner.lr_find`
+                 ) -> float:
+    "fastai's `lr_find` without side effects on curves or the working directory; returns the `valley` suggestion"
+    old = learn.path
+    with tempfile.TemporaryDirectory() as d, learn.removed_cbs([cb for cb in learn.cbs if isinstance(cb, EpochCurves)]):
+        learn.path = Path(d)
+        try:
+            with learn.no_bar(): sug = learn.lr_find(show_plot=fname is not None, **kwargs)
+        finally: learn.path = old
+    if fname is not None:
+        fig = plt.gcf(); fig.suptitle(f'{Path(fname).stem}: valley {sug.valley:.2g}'); fig.savefig(fname, dpi=80); plt.close(fig)
+    return float(sug.valley)
+
+# %% ../nbs/10_experiments.ipynb 22
+BUDGETS = {  # recipe -> {quick: (stage-1 epochs, stage-2 epochs, training images per epoch of image stages)}
+    'lab': {False: (30, 2, None), True: (20, 1, 160)},
+    'effnet': {False: (10, 3, None), True: (3, 1, 160)},
+    'fastai': {False: (1, 2, None), True: (1, 1, 160)}}
+
+def _setup(name, data, seed, quick, epochs, epoch_items, split_seed, size, bs, aug):
+    "Budgets, seeded loaders and the stats recorder shared by the recipes"
+    e1, e2, n = BUDGETS[name][bool(quick)]
+    if epochs is not None: e1, e2 = epochs
+    if epoch_items is None: epoch_items = n
+    set_seed(seed)
+    dls = sample_epochs(food_dls(data, size=size, bs=bs, seed=split_seed, aug=aug), epoch_items, seed)
+    return e1, e2, epoch_items, dls
+
+def _finish(learn, stats):
+    learn.stage_rows = stats.rows
+    return learn
+
+def _lr_png(out, name, stage, seed):
+    if out is None: return None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return Path(out)/f'lr_find_{name}_{stage}_seed{seed}.png'
+
+# %% ../nbs/10_experiments.ipynb 24
+def recipe_lab(data, # dataset folder: one sub-folder of images per class
+               seed: int=42, # training seed
+               quick: bool=False, # quick budgets (`BUDGETS`)
+               out=None, # folder for the lr_find plots
+               epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `BUDGETS` if None
+               lrs: tuple|None=None, # (head lr, fine-tuning lr or slice); lr_find's valley and `slice(lr/1000, lr/10)` if None
+               epoch_items: int|None=None, # training images per fine-tuning epoch; `BUDGETS` if None
+               arch: str|None=None, # timm body; legacy_xception if None
+               pretrained: bool=True, # False: random weights (tests)
+               weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
+               size: int=256, # image side
+               bs: int=32, # batch size
+               split_seed: int=42, # train/validation split seed
+              ) -> Learner:
+    "Xception lab: frozen body with the head on cached features, then fine-tuning with BN statistics frozen and ~10x lower discriminative LRs"
+    e1, e2, n, dls = _setup('lab', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'fastai')
+    lr, ft_lr = lrs or (None, None)
+    learn = transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
+    stats = StageStats(arch=learn.arch, weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset))
+    learn.freeze(); learn.stage = 'frozen'
+    with stats.prelude(): tl = features_learner(learn)
+    stats.info['lr_source'] = 'lr_find valley' if lr is None else 'given'
+    if lr is None: lr = stage_lr_find(tl, _lr_png(out, 'lab', 'frozen', seed))
+    learn.frozen_lr = tl.stage_lr = lr
+    stats.info['epoch_items'] = len(tl.dls.train.dataset)  # the cached head stage always sees every image
+    with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(e1, lr, cbs=stats)
+    stats.info.update(lr_source='slice(lr/1000, lr/10)' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
+    learn.stage_lr = ft_lr if ft_lr is not None else slice(lr / 1000, lr / 10)
+    learn.unfreeze(); learn.stage = 'finetune'
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(e2, learn.stage_lr, cbs=stats)
+    return _finish(learn, stats)
+
+# %% ../nbs/10_experiments.ipynb 26
+class FreezeBNParams(Callback):
+    "BatchNorm scale and shift not trainable in any fit (with `FreezeBNStats`: BatchNorm entirely frozen)"
+    order = 1
+    def before_fit(self):
+        for m in bn_layers(self.model):
+            for p in m.parameters(recurse=False): p.requires_grad_(False)
+
+@functools.lru_cache(maxsize=None)
+def effnet_arch() -> str:
+    "'efficientnet_b0' if timm can download its weights, else 'tf_efficientnet_lite0' (found offline by `foodcam.weights`)"
+    if not os.environ.get('FOODCAM_OFFLINE') and online('huggingface.co'):
+        try: load_pretrained('efficientnet_b0', online=True); return 'efficientnet_b0'
+        except WeightsNotFound: pass
+    return 'tf_efficientnet_lite0'
+
+# %% ../nbs/10_experiments.ipynb 27
+def recipe_effnet(data, # dataset folder: one sub-folder of images per class
+                  seed: int=42, # training seed
+                  quick: bool=False, # quick budgets (`BUDGETS`)
+                  out=None, # folder for the lr_find plots (this recipe fixes its rates: none)
+                  epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `BUDGETS` if None
+                  lrs: tuple|None=None, # (head lr0, fine-tuning lr0) of `lr0 * exp(-0.3 * epoch)`; (1e-2, 1e-5) if None
+                  epoch_items: int|None=None, # training images per epoch; `BUDGETS` if None
+                  arch: str|None=None, # timm body; `effnet_arch()` if None
+                  pretrained: bool=True, # False: random weights (tests)
+                  weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
+                  size: int=256, # image side
+                  bs: int=32, # batch size
+                  split_seed: int=42, # train/validation split seed
+                  k: float=0.3, # decay per epoch
+                 ) -> Learner:
+    "EfficientNet report: effnet augmentation, frozen body with exp-decay LR (0.01, k=0.3), then all but BatchNorm at a very low LR"
+    e1, e2, n, dls = _setup('effnet', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'effnet')
+    lr, ft_lr = lrs or (1e-2, 1e-5)
+    learn = transfer_learner(dls, arch or (effnet_arch() if pretrained and weights is None else 'tf_efficientnet_lite0'), weights, pretrained)
+    stats = StageStats(arch=learn.arch, weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset),
+                       lr_source=f'exp decay k={k:g}' if lrs is None else f'given, exp decay k={k:g}')
+    learn.stage, learn.stage_lr = 'frozen', lr
+    with learn.no_bar(), learn.no_logging(): learn.fit_exp_decay(e1, lr, k=k, cbs=stats)
+    learn.unfreeze(); learn.stage, learn.stage_lr = 'finetune', ft_lr
+    with learn.no_bar(), learn.no_logging(): learn.fit_exp_decay(e2, ft_lr, k=k, cbs=[stats, FreezeBNParams()])
+    return _finish(learn, stats)
+
+# %% ../nbs/10_experiments.ipynb 29
+def fastai_learner(dls, # image DataLoaders
+                   arch: str='legacy_xception', # timm body
+                   pretrained: bool=True, # False: random weights
+                   weights=None, # body weights file; found offline if None
+                  ) -> Learner:
+    "A transfer learner with fastai's default BatchNorm behaviour: `train_bn=True`, statistics updated in training"
+    learn = transfer_learner(dls, arch, weights, pretrained)
+    learn.remove_cb(FreezeBNStats)
+    learn.train_bn, learn.opt = True, None
+    learn.freeze()
+    return learn
+
+def recipe_fastai(data, # dataset folder: one sub-folder of images per class
+                  seed: int=42, # training seed
+                  quick: bool=False, # quick budgets (`BUDGETS`)
+                  out=None, # folder for the lr_find plot
+                  epochs: tuple|None=None, # (freeze_epochs, epochs) of `fine_tune`; `BUDGETS` if None
+                  lrs: tuple|None=None, # (base_lr, ignored: `fine_tune` derives it); lr_find's valley (2e-3 if quick) if None
+                  epoch_items: int|None=None, # training images per epoch; `BUDGETS` if None
+                  arch: str|None=None, # timm body; legacy_xception if None
+                  pretrained: bool=True, # False: random weights (tests)
+                  weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
+                  size: int=256, # image side
+                  bs: int=32, # batch size
+                  split_seed: int=42, # train/validation split seed
+                 ) -> Learner:
+    "fastai's default: `fine_tune` (one-cycle, one frozen epoch, `train_bn=True`, BN statistics updating) on the Xception body"
+    e1, e2, n, dls = _setup('fastai', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'fastai')
+    learn = fastai_learner(dls, arch or 'legacy_xception', pretrained, weights)
+    lr = (lrs or (None,))[0]
+    src = 'given' if lr is not None else 'fastai default (quick)' if quick else 'lr_find valley'
+    if lr is None: lr = 2e-3 if quick else stage_lr_find(learn, _lr_png(out, 'fastai', 'frozen', seed))
+    stats = StageStats(names=['frozen', 'finetune'], lrs=[lr, slice(lr / 200, lr / 2)], arch=learn.arch,  # the rates `fine_tune` sets
+                       weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset), lr_source=src)
+    with learn.no_bar(), learn.no_logging(): learn.fine_tune(e2, lr, freeze_epochs=e1, cbs=stats)
+    return _finish(learn, stats)
+
+# %% ../nbs/10_experiments.ipynb 30
+RECIPES = {'lab': recipe_lab, 'effnet': recipe_effnet, 'fastai': recipe_fastai}
+
+# %% ../nbs/10_experiments.ipynb 38
+_FIRST = ('arch', 'weights', 'lr', 'lr_source', 'epochs', 'epoch_items', 'n_valid')
+
+def summarize_runs(runs: pd.DataFrame, # one row per recipe, seed and stage (from `run_experiments`)
+                  ) -> pd.DataFrame:
+    "One row per recipe and stage: means, std across seeds (if several), the noise interval and which rows it overlaps"
+    g = runs.groupby(['recipe', 'stage'], sort=False)
+    t = g[list(_FIRST)].agg(lambda s: ' / '.join(dict.fromkeys(map(str, s)))).reset_index()
+    t.insert(2, 'seeds', g.size().values)
+    for c in ('valid_acc', 'valid_loss', 'seconds', 'img_per_s'): t[c] = g[c].mean().values
+    if t['seeds'].max() > 1:
+        for c in ('valid_acc', 'valid_loss'): t.insert(t.columns.get_loc(c) + 1, f'{c}_std', g[c].std(ddof=1).fillna(0).values)
+    t['peak_mb'] = g['peak_mb'].max().values
+    se = np.sqrt(t.valid_acc * (1 - t.valid_acc) / t.n_valid.astype(float))
+    t['acc_se'] = se
+    half = t.valid_acc_std if 'valid_acc_std' in t and t.seeds.min() > 1 else se  # the noise interval
+    t['acc_lo'], t['acc_hi'] = t.valid_acc - half, t.valid_acc + half
+    t['indistinct_from'] = [', '.join(f'{o.recipe}/{o.stage}' for o in t.itertuples() if o.Index != r.Index and o.stage == r.stage
+                                      and o.acc_lo <= r.acc_hi and r.acc_lo <= o.acc_hi) for r in t.itertuples()]
+    return t
+
+def overlap_notes(table: pd.DataFrame, # from `summarize_runs`
+                 ) -> list:
+    "One line per pair of rows of the same stage: overlapping noise intervals (not distinguishable) or not"
+    kind = 'mean ± std over seeds' if 'valid_acc_std' in table and table.seeds.min() > 1 else f'± binomial standard error of the validation accuracy'
+    res = []
+    for i, a in table.iterrows():
+        for j, b in table.iloc[i+1:].iterrows():
+            if a.stage != b.stage: continue
+            ab = f'{a.recipe}/{a.stage} ({a.valid_acc:.3f}) and {b.recipe}/{b.stage} ({b.valid_acc:.3f})'
+            if a.acc_lo <= b.acc_hi and b.acc_lo <= a.acc_hi: res.append(f'{ab} overlap: not distinguishable ({kind})')
+            else: res.append(f'{ab} do not overlap: {a.recipe if a.valid_acc > b.valid_acc else b.recipe} is better beyond the noise ({kind})')
+    return res
+
+# %% ../nbs/10_experiments.ipynb 43
+def md_table(df: pd.DataFrame, # any table
+             digits: int=3, # decimals for floats
+            ) -> str:
+    "A Markdown table (no `tabulate` needed)"
+    f = lambda v: f'{v:.{digits}f}' if isinstance(v, float) else str(v)
+    rows = [list(map(str, df.columns)), ['---'] * len(df.columns)] + [[f(v) for v in r] for r in df.itertuples(index=False)]
+    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows) + '\n'
+
+def _md_view(t):
+    "The table as a reader wants it: accuracy and loss as mean ± std with several seeds"
+    v = t.drop(columns=['acc_lo', 'acc_hi'])
+    for c in ('valid_acc', 'valid_loss'):
+        if f'{c}_std' in v: v[c] = [f'{m:.3f} ± {s:.3f}' for m, s in zip(v[c], v.pop(f'{c}_std'))]
+    v['seconds'] = v.seconds.round(0); v['img_per_s'] = v.img_per_s.round(1); v['peak_mb'] = v.peak_mb.round(0)
+    return v
+
+# %% ../nbs/10_experiments.ipynb 45
+def plot_experiments(curves: dict, # {(recipe, seed): `learn.curves`}
+                     metric: str='valid_acc', # a column of the curves
+                     fname=None, # save as this PNG
+                    ):
+    "One figure: `metric` per epoch for every recipe (one colour each; later seeds fainter), stage changes marked"
+    fig, ax = plt.subplots(figsize=(7, 4))
+    names = list(dict.fromkeys(r for r, _ in curves))
+    for (r, s), rows in curves.items():
+        c, first = f'C{names.index(r)}', s == min(s2 for r2, s2 in curves if r2 == r)
+        ax.plot([x['epoch'] for x in rows], [x[metric] for x in rows], 'o-', ms=3, color=c, alpha=1 if first else .35, label=r if first else None)
+        for a, b in zip(rows, rows[1:]):
+            if a['stage'] != b['stage'] and first: ax.axvline(a['epoch'] + .5, color=c, ls=':', alpha=.6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.set_xlabel('epoch (dotted: next stage)')
+    ax.set_ylabel(metric.replace('_', ' ')); ax.grid(alpha=.3); ax.legend(); fig.tight_layout()
+    if fname: fig.savefig(fname, dpi=100)
+    return fig
+
+# %% ../nbs/10_experiments.ipynb 46
+def run_experiments(data, # dataset folder: one sub-folder of images per class
+                    recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
+                    seeds: int=1, # runs per recipe (training seeds `seed`, `seed+1`, ...)
+                    quick: bool=False, # quick budgets (`BUDGETS`)
+                    out=None, # folder for experiments.csv/.md, runs CSV, curves and lr_find PNGs; nothing written if None
+                    seed: int=42, # first training seed
+                    recipe_kw: dict|None=None, # per-recipe arguments, e.g. {'fastai': {'lrs': (1e-3, None)}}
+                    **kw, # arguments for every recipe (epochs, lrs, arch, pretrained, size, bs, ...)
+                   ) -> pd.DataFrame:
+    "Run `recipes` on `data` with fixed seeds; one row per recipe and stage (see `summarize_runs`), written to `out`"
+    recipes = [recipes] if isinstance(recipes, str) else list(recipes)
+    bad = [r for r in recipes if r not in RECIPES]
+    if bad: raise ValueError(f'unknown recipe(s) {bad}: choose from {", ".join(RECIPES)}')
+    if seeds < 1: raise ValueError(f'seeds={seeds}: run each recipe at least once')
+    rows, curves = [], {}
+    for r in recipes:
+        for s in range(seed, seed + seeds):
+            learn = RECIPES[r](data, seed=s, quick=quick, out=out, **{**kw, **(recipe_kw or {}).get(r, {})})
+            rows += [dict(recipe=r, seed=s, **x) for x in learn.stage_rows]
+            curves[(r, s)] = [dict(x) for x in learn.curves]
+            del learn
+    runs = pd.DataFrame(rows); table = summarize_runs(runs)
+    table.attrs.update(notes=overlap_notes(table), runs=runs, curves=curves)
+    if out is not None: write_experiments(table, out, data=data, quick=quick)
+    return table
+
+def write_experiments(table: pd.DataFrame, # from `run_experiments`
+                      out, # folder
+                      **info, # lines for the header of the Markdown file
+                     ) -> Path:
+    "experiments.csv (the report reads it), experiments.md with the noise notes, experiments_runs.csv and one curves PNG per metric"
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    table.drop(columns=['acc_lo', 'acc_hi']).to_csv(out/'experiments.csv', index=False)
+    if 'runs' in table.attrs: table.attrs['runs'].to_csv(out/'experiments_runs.csv', index=False)
+    head = ''.join(f'- {k}: {v}\n' for k, v in info.items())
+    notes = ''.join(f'- {n}\n' for n in table.attrs.get('notes', overlap_notes(table)))
+    (out/'experiments.md').write_text(f'# Experiments\n\n{head}\n{md_table(_md_view(table))}\n## Noise\n\n{notes}')
+    for m in ('valid_acc', 'valid_loss'):
+        if table.attrs.get('curves'): plt.close(plot_experiments(table.attrs['curves'], m, out/f'experiments_{m}.png'))
+    return out/'experiments.csv'

@@ -1,15 +1,80 @@
-import subprocess, foodcam
+"The `foodcam` console script, run as users run it: subprocesses on small real data."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, foodcam
+from foodcam.test_utils import make_image_folder
 
-def run(*args, **kw): return subprocess.run(list(args), capture_output=True, text=True, **kw)
+def run(*args, cwd=None, timeout=900):
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
+    return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
-def test_help_lists_commands(foodcam_bin):
-    r = run(foodcam_bin, '--help')
-    assert r.returncode == 0 and 'version' in r.stdout
+def test_help_lists_commands():
+    r = run('--help')
+    assert r.returncode == 0
+    for c in ('scrape', 'check-classes', 'clean', 'train', 'explain', 'report', 'demo', 'version'): assert c in r.stdout
 
-def test_version(foodcam_bin):
-    r = run(foodcam_bin, 'version')
+def test_version():
+    r = run('version')
     assert r.returncode == 0 and r.stdout.startswith(f'foodcam {foodcam.__version__}')
 
-def test_unknown_command_fails(foodcam_bin):
-    r = run(foodcam_bin, 'nope')
+def test_unknown_command_fails():
+    r = run('nope')
     assert r.returncode == 2 and 'unknown command' in r.stderr
+
+@pytest.fixture(scope='module')
+def shapes(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp('data')/'shapes', n=16, size=64)
+
+def test_bad_arguments_say_what_to_do(tmp_path, shapes):
+    one = make_image_folder(tmp_path/'one', classes=['a'], n=3)
+    for args, msg in [(('train', tmp_path/'missing'), 'is not a folder'), (('train', shapes, '--track', 'fast'), 'unknown track'),
+                      (('train', shapes, '--weights', tmp_path/'w.h5'), 'no weights file'), (('train', one), 'only one class'),
+                      (('clean', tmp_path/'missing'), 'no dataset folder'), (('report', tmp_path/'norun'), 'no run folder'),
+                      (('explain', tmp_path), 'not a foodcam run folder')]:
+        r = run(*args)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+    (tmp_path/'bad.h5').write_bytes(b'not weights')
+    r = run('train', shapes, '--weights', tmp_path/'bad.h5', '--run', tmp_path/'r', '--arch', 'resnet18')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+
+def test_train_explain_report(tmp_path, shapes):
+    R = tmp_path/'run'
+    r = run('train', shapes, '--track', 'scratch32', '--epochs', '3', '--run', R)
+    assert r.returncode == 0, r.stderr
+    r = run('train', shapes, '--track', 'frozen', '--arch', 'resnet18', '--weights', 'random', '--epochs', '3', '--run', R)
+    assert r.returncode == 0, r.stderr
+    for t in ('scratch32', 'frozen'):
+        for suf in ('_model.pth', '_curves.png', '_metrics.json'): assert (R/f'{t}{suf}').stat().st_size > 0
+        m = json.loads((R/f'{t}_metrics.json').read_text()); assert m['epochs'] == 3 and 0 <= m['valid_acc'] <= 1
+    r = run('explain', R, '--n_faith', '4')
+    assert r.returncode == 0, r.stderr
+    for f in ('cam_correct.png', 'confusion.png', 'top_losses.png', 'activations.png', 'faithfulness.csv'): assert (R/'explain'/f).exists(), f
+    r = run('report', R)
+    assert r.returncode == 0, r.stderr
+    page = (R/'report.html').read_text()
+    assert 'id="comparison"' in page and '<td>scratch32</td>' in page and '<td>frozen</td>' in page and 'data:image/png;base64' in page
+
+def test_interrupted_train_resumes_from_last_stage(tmp_path, shapes):
+    "Kill `train --track finetune` after the frozen stage is saved; the rerun does not train it again"
+    R = tmp_path/'run'
+    args = ['train', shapes, '--track', 'finetune', '--arch', 'resnet18', '--weights', 'random', '--epochs', '40', '--run', R]
+    p = subprocess.Popen([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    t0 = time.time()
+    while not (R/'frozen_metrics.json').exists() and time.time() - t0 < 600 and p.poll() is None: time.sleep(0.2)
+    assert (R/'frozen_metrics.json').exists(), p.communicate()[0]
+    time.sleep(2); p.send_signal(signal.SIGKILL); p.wait()
+    assert not (R/'finetune_model.pth').exists()
+    assert not [f for f in R.rglob('*') if '.tmp' in f.name], 'half-written files left behind'
+    frozen_mtime = (R/'frozen_model.pth').stat().st_mtime_ns
+    r = run('train', shapes, '--track', 'finetune', '--arch', 'resnet18', '--weights', 'random', '--epochs', '1', '--run', R)
+    assert r.returncode == 0, r.stderr
+    assert (R/'frozen_model.pth').stat().st_mtime_ns == frozen_mtime  # the frozen stage was not trained again
+    assert json.loads((R/'finetune_metrics.json').read_text())['epochs'] == 1
+    r = run('train', shapes, '--track', 'finetune', '--run', R, '--arch', 'resnet18', '--weights', 'random')
+    assert r.returncode == 0 and 'already trained' in r.stdout
+
+def test_demo_offline_without_data_says_what_to_pass(tmp_path):
+    r = run('demo', cwd=tmp_path, timeout=120)
+    if r.returncode == 0: pytest.skip('this machine is online: demo would scrape')
+    assert r.returncode == 1 and '--data' in r.stderr and 'Traceback' not in r.stderr, r.stderr
