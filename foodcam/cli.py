@@ -120,8 +120,11 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
               cifar: Param('CIFAR model .pth, or CIFAR-10 data (folder or .tgz) for cifar32', str)=None,
               quick: Param('laptop-CPU budgets', store_true)=False,
               seed: Param('seed of the split and the training', int)=42,
-              force: Param('train again even if the track is finished', store_true)=False):
-    "Train one track into a run folder: model, curves (PNG) and metrics (JSON); resumes finished stages"
+              force: Param('train again even if the track is finished', store_true)=False,
+              recipe: Param('run named recipes instead of a track: lab, effnet, fastai (comma-separated)', str)=None,
+              seeds: Param('with --recipe: seeds per recipe (mean +- std in the table)', int)=1):
+    "Train one track (or named recipes) into a run folder: model, curves (PNG) and metrics (JSON); resumes finished stages"
+    if recipe: return _recipes(dataset, recipe, run, seeds, quick, seed)
     from foodcam.pipeline import train_track, TRACKS
     if track not in TRACKS: raise UserError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
@@ -129,6 +132,17 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     print(f"{track}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
 
 # %% ../nbs/12_cli.ipynb 17
+def _recipes(dataset, recipe, run, seeds, quick, seed):
+    "`foodcam train --recipe`: the experiment table of `foodcam.experiments` into the run folder"
+    from foodcam.experiments import run_experiments, RECIPES
+    from foodcam.pipeline import prepare_run
+    names = [r.strip() for r in recipe.split(',') if r.strip()]
+    if bad := [r for r in names if r not in RECIPES]: raise UserError(f'unknown recipe(s) {", ".join(bad)}: choose from {", ".join(RECIPES)}')
+    out = prepare_run(dataset, run, seed)
+    df = run_experiments(dataset, recipes=names, seeds=seeds, quick=quick, out=out, seed=seed)
+    print(df.to_string()); print(f'table: {out/"experiments.csv"}')
+
+# %% ../nbs/12_cli.ipynb 18
 @command('explain')
 @call_parse
 def explain_cmd(run: Param('run folder written by foodcam train', str),
@@ -138,7 +152,7 @@ def explain_cmd(run: Param('run folder written by foodcam train', str),
     from foodcam.pipeline import explain_run
     for f in explain_run(run, track, n_faith=n_faith): print(f)
 
-# %% ../nbs/12_cli.ipynb 18
+# %% ../nbs/12_cli.ipynb 19
 @command('report')
 @call_parse
 def report_cmd(runs: Param('run folders', str, nargs='+'),
@@ -147,7 +161,7 @@ def report_cmd(runs: Param('run folders', str, nargs='+'),
     from foodcam.pipeline import report_runs
     print(report_runs(runs, out))
 
-# %% ../nbs/12_cli.ipynb 19
+# %% ../nbs/12_cli.ipynb 20
 @command('demo')
 @call_parse
 def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default classes (needs internet)', str)=None,
