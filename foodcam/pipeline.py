@@ -14,9 +14,9 @@ from .train import record_run, write_json, read_meta
 from .data import food_dls, food_items
 
 # %% auto 0
-__all__ = ['TRACKS', 'BUDGETS', 'TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'prepare_run',
-           'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track',
-           'run_learner', 'explain_run', 'report_runs', 'online', 'demo']
+__all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run',
+           'prepare_run', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint', 'track_cifar32',
+           'train_track', 'run_learner', 'explain_run', 'report_runs', 'online', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
 TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
@@ -49,6 +49,8 @@ def prepare_run(data, # dataset folder
 BUDGETS = {  # track -> (epochs, quick epochs)
     'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
 
+QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick` (one full food3 epoch is ~15 min on a 2-core CPU)
+
 def _weights_kw(weights):
     "`weights='random'` means no pretraining (a baseline, and the tests)"
     return dict(pretrained=False) if str(weights) == 'random' else dict(weights=weights, fetch=True)
@@ -75,8 +77,10 @@ def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64,
 def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=32, seed=42, quick=False, size=256, **kwargs):
     "Everything unfrozen from the saved frozen stage, BN statistics frozen, discriminative LRs"
     from foodcam.transfer import load_stage, fit_finetune, save_stage
+    from foodcam.experiments import sample_epochs
     if not _finished(run, 'frozen'): train_track(data, 'frozen', run, arch=arch, weights=weights, seed=seed, quick=quick, size=size)
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
+    if quick: sample_epochs(dls, min(QUICK_FT_IMAGES, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
     learn = load_stage(run/'frozen_model.pth', dls)
     fit_finetune(learn, epochs)
     save_stage(learn, run/'finetune_model.pth')
@@ -182,6 +186,7 @@ def explain_run(run, # run folder with a finished track
                 track: str|None=None, # which model; the best finished one if None
                 n_faith: int=16, # validation images for the faithfulness table
                 lime_samples: int=200, # LIME perturbations per image
+                steps: int=16, # deletion/insertion steps
                ) -> list:
     "Write CAM galleries, wrong predictions, top losses, confusion matrix, activations and faithfulness into `<run>/explain`"
     from foodcam.cam import CAMInterpretation, plot_activations
@@ -200,7 +205,7 @@ def explain_run(run, # run folder with a finished track
         if fig is not None: plt.close(fig); out.append(ex/name)
     xb = interp.dl.one_batch()[0][:n_faith]
     fig = plot_activations(learn, xb[0], n=16, most_active=True, fname=ex/'activations.png'); plt.close(fig); out.append(ex/'activations.png')
-    df = faithfulness(learn.model, xb, methods=default_methods(learn.model, lime_samples=lime_samples), progress=False)
+    df = faithfulness(learn.model, xb, methods=default_methods(learn.model, lime_samples=lime_samples), steps=steps, progress=False)
     df.index.name = 'method'; df.to_csv(ex/'faithfulness.csv'); (ex/'faithfulness.md').write_text(df.to_markdown() if _has_tabulate() else df.to_string())
     write_json(dict(track=track, n_valid=len(interp.targs), n_wrong=len(interp.wrong)), ex/'explain.json')
     return out + [ex/'faithfulness.csv']
@@ -259,7 +264,7 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
     for t in tracks:
         if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
         train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed)
-    explain_run(run)
+    explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))
     rep = report_runs([run])
     print(f'report: {rep}  ({(time.time() - t0)/60:.1f} min)')
     return rep
