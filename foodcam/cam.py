@@ -68,7 +68,7 @@ def cam(model, # a foodcam model or `Learner`
     logits = _plain(logits).float(); idx = class_index(cls, logits)
     return torch.einsum('nchw,nc->nhw', _plain(h.stored).float(), fc.weight.detach().float()[idx]), logits
 
-# %% ../nbs/07_cam.ipynb 16
+# %% ../nbs/07_cam.ipynb 18
 def upsample(maps: torch.Tensor, # (N, h, w) maps
              size, # (H, W) or an image batch whose size to match
             ) -> torch.Tensor:
@@ -85,7 +85,7 @@ def denorm(xb: torch.Tensor, # normalised image batch (N, 3, H, W)
         if isinstance(t, Normalize): x = x * t.std.cpu().view(1, -1, 1, 1) + t.mean.cpu().view(1, -1, 1, 1)
     return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
-# %% ../nbs/07_cam.ipynb 18
+# %% ../nbs/07_cam.ipynb 20
 def show_cam(img: np.ndarray, # (H, W, 3) image in [0, 1]
              heat: torch.Tensor|np.ndarray, # (h, w) map, any resolution: upsampled to the image
              ax=None, # matplotlib axes; a new figure if None
@@ -113,7 +113,7 @@ def _grid(n, ncols, size=2.2):
     for ax in axs.flat: ax.axis('off')
     return fig, axs.flat
 
-# %% ../nbs/07_cam.ipynb 20
+# %% ../nbs/07_cam.ipynb 22
 def show_cams(learn: Learner, # learner with a foodcam model
               xb: torch.Tensor, # normalised image batch
               cls=None, # class(es) to explain; predicted if None
@@ -130,7 +130,7 @@ def show_cams(learn: Learner, # learner with a foodcam model
         show_cam(im, cams[i], b, f'{vocab[idx[i]]} {probs[i, idx[i]]:.2f}')
     return _save(fig, fname)
 
-# %% ../nbs/07_cam.ipynb 25
+# %% ../nbs/07_cam.ipynb 27
 def channel_maps(model, # a foodcam model or `Learner`
                  x: torch.Tensor, # one image (3, H, W) or a batch of one
                  n: int=16, # channels to return
@@ -159,7 +159,7 @@ def plot_activations(model, # a foodcam model or `Learner`
     fig.suptitle(('most active' if most_active else 'first') + f' {len(idx)} channels', fontsize=9)
     return _save(fig, fname)
 
-# %% ../nbs/07_cam.ipynb 28
+# %% ../nbs/07_cam.ipynb 30
 class CAMInterpretation(ClassificationInterpretation):
     "`ClassificationInterpretation` with class activation maps for correct and wrong predictions"
     def __init__(self, learn, dl, losses, act=None, preds=None, targs=None, feats=None):
@@ -192,7 +192,7 @@ class CAMInterpretation(ClassificationInterpretation):
     @property
     def correct(self): return torch.where(self.decoded == self.targs)[0]
 
-# %% ../nbs/07_cam.ipynb 31
+# %% ../nbs/07_cam.ipynb 33
 @patch
 def cams_for(self: CAMInterpretation,
              idxs, # indices into the interpreted `dl`
@@ -226,7 +226,7 @@ def plot_cam_rows(self: CAMInterpretation,
     if title: fig.suptitle(title)
     return _save(fig, fname)
 
-# %% ../nbs/07_cam.ipynb 34
+# %% ../nbs/07_cam.ipynb 36
 @patch
 def plot_top_losses_cam(self: CAMInterpretation,
                         k: int=6, # number of images
@@ -255,7 +255,7 @@ def plot_confusion(self: CAMInterpretation,
     self.plot_confusion_matrix(**kwargs)
     return _save(plt.gcf(), fname)
 
-# %% ../nbs/07_cam.ipynb 39
+# %% ../nbs/07_cam.ipynb 41
 def farthest_points(feats: torch.Tensor, # (n, d) features
                     k: int, # points to pick
                     first: int=0, # index to start from

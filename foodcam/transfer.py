@@ -232,13 +232,13 @@ def fit_frozen(learn: Learner, # a transfer learner (body frozen)
 
 def fit_finetune(learn: Learner, # a transfer learner whose head is trained
                  epochs: int=2, # fine-tuning epochs
-                 lr_max=None, # a float or `slice(lo, hi)`; default `slice(lr/1000, lr/10)` of the frozen stage's `lr`
+                 lr_max=None, # a float or `slice(lo, hi)`; default `slice(lr/2000, lr/20)` of the frozen stage's `lr`
                  cbs=None, # extra callbacks for this fit
                 ) -> Learner:
     "Stage 2: train everything, BN statistics still frozen, with discriminative learning rates"
     lr = getattr(learn, 'frozen_lr', 2e-3)
     learn.unfreeze(); learn.stage = 'finetune'
-    learn.fit_one_cycle(epochs, lr_max if lr_max is not None else slice(lr/1000, lr/10), cbs=cbs)
+    learn.fit_one_cycle(epochs, lr_max if lr_max is not None else slice(lr/2000, lr/20), cbs=cbs)
     return learn
 
 # %% ../nbs/06_transfer.ipynb 34
