@@ -13,7 +13,7 @@ from foodcam.core import set_seed, cache_dir
 from foodcam.test_utils import test_data
 from foodcam.data import food_dls
 from foodcam.train import record_run
-from foodcam.transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage, find_lr, extract_features
+from foodcam.transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage, find_lr, extract_features, finetune_lrs
 
 def now(): return time.perf_counter()
 
@@ -108,7 +108,7 @@ def main():
         if a.ft_pct >= 1: fit_finetune(learn, a.ft_epochs, slice(a.ft_lr/100, a.ft_lr) if a.ft_lr else None)
         else:  # part of an epoch: constant discriminative LRs (a one-cycle schedule cut short would stop at its peak)
             learn.unfreeze(); learn.stage = 'finetune'; lr = learn.frozen_lr
-            learn.fit(1, slice(lr/1000, lr/10), cbs=ShortEpochCallback(a.ft_pct, short_valid=False))
+            learn.fit(1, finetune_lrs(lr), cbs=ShortEpochCallback(a.ft_pct, short_valid=False))
         ft = now() - t
         r = learn.curves[-1]
         res['finetune' + (f'_threads{a.threads}' if a.threads else '') + (f'_{a.ft_epochs}ep_lr{a.ft_lr:g}' if a.ft_pct >= 1 else '')] = dict(pct=a.ft_pct, seconds=ft, epoch_seconds_est=len(d.train.items) / r['train_img_per_s'] + (ft - r['seconds']) if a.ft_pct < 1 else ft,

@@ -19,7 +19,7 @@ from .core import set_seed
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
 from .weights import load_pretrained, WeightsNotFound
-from .transfer import transfer_learner, features_learner
+from .transfer import transfer_learner, features_learner, finetune_lrs
 from .pipeline import online
 
 # %% auto 0
@@ -161,7 +161,7 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
                quick: bool=False, # quick budgets (`BUDGETS`)
                out=None, # folder for the lr_find plots
                epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `BUDGETS` if None
-               lrs: tuple|None=None, # (head lr, fine-tuning lr or slice); lr_find's valley and `slice(lr/1000, lr/10)` if None
+               lrs: tuple|None=None, # (head lr, fine-tuning lr or slice); lr_find's valley and `finetune_lrs(lr)` if None
                epoch_items: int|None=None, # training images per fine-tuning epoch; `BUDGETS` if None
                arch: str|None=None, # timm body; legacy_xception if None
                pretrained: bool=True, # False: random weights (tests)
@@ -182,8 +182,8 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
     learn.frozen_lr = tl.stage_lr = lr
     stats.info['epoch_items'] = len(tl.dls.train.dataset)  # the cached head stage always sees every image
     with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(e1, lr, cbs=stats)
-    stats.info.update(lr_source='slice(lr/1000, lr/10)' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
-    learn.stage_lr = ft_lr if ft_lr is not None else slice(lr / 1000, lr / 10)
+    stats.info.update(lr_source='slice(lr/2000, lr/20)' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
+    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr)
     learn.unfreeze(); learn.stage = 'finetune'
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(e2, learn.stage_lr, cbs=stats)
     return _finish(learn, stats)

@@ -27,7 +27,7 @@ from .weights import load_pretrained, create_backbone, keras_mode
 # %% auto 0
 __all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'TorchThreads', 'body_learner', 'transfer_learner',
            'weights_id', 'features_key', 'extract_features', 'cached_features', 'features_dls', 'features_learner',
-           'fit_frozen', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr']
+           'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr']
 
 # %% ../nbs/06_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -230,15 +230,20 @@ def fit_frozen(learn: Learner, # a transfer learner (body frozen)
     tl.fit_one_cycle(epochs, lr, cbs=cbs)
     return tl
 
+def finetune_lrs(lr: float, # the frozen stage's (head) learning rate
+                ) -> slice:
+    "Default discriminative rates for fine-tuning: `slice(lr/2000, lr/20)`"
+    return slice(lr/2000, lr/20)
+
 def fit_finetune(learn: Learner, # a transfer learner whose head is trained
                  epochs: int=2, # fine-tuning epochs
-                 lr_max=None, # a float or `slice(lo, hi)`; default `slice(lr/2000, lr/20)` of the frozen stage's `lr`
+                 lr_max=None, # a float or `slice(lo, hi)`; default `finetune_lrs` of the frozen stage's `lr`
                  cbs=None, # extra callbacks for this fit
                 ) -> Learner:
     "Stage 2: train everything, BN statistics still frozen, with discriminative learning rates"
     lr = getattr(learn, 'frozen_lr', 2e-3)
     learn.unfreeze(); learn.stage = 'finetune'
-    learn.fit_one_cycle(epochs, lr_max if lr_max is not None else slice(lr/2000, lr/20), cbs=cbs)
+    learn.fit_one_cycle(epochs, lr_max if lr_max is not None else finetune_lrs(lr), cbs=cbs)
     return learn
 
 # %% ../nbs/06_transfer.ipynb 34
