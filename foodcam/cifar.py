@@ -222,11 +222,13 @@ class BatchAug(Callback):
         self.learn.xb = (x,)
 
 # %% ../nbs/04_cifar.ipynb 22
-def air_splitter(model: nn.Module) -> list:
-    "Two parameter groups: BatchNorm biases (high learning rate), all other trainable parameters"
+def air_splitter(model: nn.Module, # a `cifar_net`: (body, head)
+                ) -> list:
+    "Three parameter groups: BatchNorm biases (high learning rate), the head (low), all other trainable parameters"
     bn = {id(p) for m in bn_layers(model) for p in m.parameters()}
+    head = {id(p) for p in model[1].parameters()}
     ps = [p for p in model.parameters() if p.requires_grad]
-    return [[p for p in ps if id(p) in bn], [p for p in ps if id(p) not in bn]]
+    return [[p for p in ps if id(p) in bn], [p for p in ps if id(p) in head], [p for p in ps if id(p) not in bn | head]]
 
 def air_opt(params, lr: float, # fastai's opt_func signature; `AirSched` sets the real values
            ) -> OptimWrapper:
@@ -234,11 +236,12 @@ def air_opt(params, lr: float, # fastai's opt_func signature; `AirSched` sets th
     return OptimWrapper(params, torch.optim.SGD, lr=lr, momentum=0.85, nesterov=True)
 
 class AirSched(Callback):
-    "airbench's learning-rate/weight-decay schedule for the two `air_splitter` groups, set before every batch"
+    "airbench's learning-rate/weight-decay schedule for the three `air_splitter` groups, set before every batch"
     order = 5
     def __init__(self, lr: float=11.5/(1024*(1 + 1/0.15)), # airbench's lr per example (summed loss); x batch size here
                  wd: float=0.0153/(1 + 1/0.15), # decoupled weight decay per example, x batch size / 1024 per step
                  bias_scaler: float=64., # lr multiplier of the BN biases (not their decay)
+                 head_scaler: float=1/81, # lr multiplier of the head: the square of `cifar_net`'s folded `logit_scale`
                  warmup: float=0.23, # fraction of steps of linear warm-up from 0.2x
                  final: float=0.07, # lr at the end, as a fraction of the peak
                 ): store_attr()
@@ -249,7 +252,7 @@ class AirSched(Callback):
         if not self.training: return
         bs = self.xb[0].shape[0]; f = self.factor(self.pct_train)
         lr, wd = self.lr * bs, self.wd * bs / 1024
-        for pg, s in zip(self.opt.opt.param_groups, (self.bias_scaler, 1.)):
+        for pg, s in zip(self.opt.opt.param_groups, (self.bias_scaler, self.head_scaler, 1.)):
             pg['lr'] = lr * s * f; pg['weight_decay'] = wd / (lr * s)  # torch multiplies decay by lr: effective wd*f
 
 # %% ../nbs/04_cifar.ipynb 23
@@ -266,7 +269,8 @@ class Lookahead(Callback):
         for k, v in self.slow.items(): v.lerp_(sd[k], 1 - decay); sd[k].copy_(v)
     def after_step(self):
         self.step += 1; total = self.n_epoch * self.n_iter
-        if self.step % self.every == 0 or self.step == total: self.update(0.95**5 * (self.step / total)**3)
+        if self.step % self.every == 0: self.update(0.95**5 * (self.step / total)**3)
+        if self.step == total: self.update(1.)  # end on the slow weights
 
 class WhitenBias(Callback):
     "Train the whitening conv's bias for the first `epochs` epochs only"

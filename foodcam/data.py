@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image, ImageOps
 from fastcore.basics import store_attr
-from fastai.vision.all import (PILImage, TensorImage, DataBlock, ImageBlock, CategoryBlock, DataLoaders, RandTransform,
+from functools import partial
+from fastai.vision.all import (PILImage, TensorImage, DataBlock, TransformBlock, IntToFloatTensor, CategoryBlock, DataLoaders, RandTransform,
                                Resize, RandomCrop, Brightness, Contrast, Rotate, aug_transforms, parent_label)
 from .scrape import dataset_files, IMAGE_EXTS
 
@@ -35,10 +36,12 @@ def to_rgb(im: Image.Image, # any PIL image
 
 def load_rgb(fn, # a file name, bytes, or a file-like object
              bg=(255, 255, 255), # background for transparent pixels
+             draft: int|None=None, # smallest side needed: a JPEG is decoded at the largest 1/2..1/8 scale that still covers it
             ) -> Image.Image:
     "Open an image, apply its EXIF orientation and return it as 8-bit RGB"
     if isinstance(fn, bytes): fn = io.BytesIO(fn)
     with Image.open(fn) as im:
+        if draft and im.format == 'JPEG': im.draft('RGB', (draft, draft))
         im.load()
         return to_rgb(ImageOps.exif_transpose(im), bg)
 
@@ -48,11 +51,11 @@ class FoodImage(PILImage):
     @classmethod
     def create(cls, fn, # a file name, bytes, PIL image, array or tensor
                **kwargs):
-        if isinstance(fn, (str, Path, bytes, io.IOBase)): return cls(load_rgb(fn))
+        if isinstance(fn, (str, Path, bytes, io.IOBase)): return cls(load_rgb(fn, draft=kwargs.get('draft')))
         if isinstance(fn, Image.Image): return cls(to_rgb(ImageOps.exif_transpose(fn)))
         return super().create(fn, **kwargs)
 
-# %% ../nbs/02_data.ipynb 12
+# %% ../nbs/02_data.ipynb 14
 def food_items(path, # the dataset folder: one sub-folder of images per class
               ) -> list:
     "Sorted image files of `path/<label>/`, ignoring `_quarantine` and hidden folders; clear errors for unusable folders"
@@ -69,7 +72,7 @@ def food_items(path, # the dataset folder: one sub-folder of images per class
     if len(labels) < 2: raise ValueError(f'only one class ({labels.pop()!r}) in {path}: a classifier needs at least two class sub-folders')
     return files
 
-# %% ../nbs/02_data.ipynb 15
+# %% ../nbs/02_data.ipynb 17
 def food_splitter(valid_pct: float=0.2, # fraction of each class for validation
                   seed: int=42, # same seed and files, same split
                  ):
@@ -85,7 +88,7 @@ def food_splitter(valid_pct: float=0.2, # fraction of each class for validation
         return [i for i in range(len(items)) if i not in vs], sorted(valid)
     return _inner
 
-# %% ../nbs/02_data.ipynb 18
+# %% ../nbs/02_data.ipynb 20
 class GaussianNoise(RandTransform):
     "Add Gaussian noise of std `std` to float images in [0, 1] (training set only)"
     order = 95  # after `IntToFloatTensor`, before `Normalize`
@@ -99,7 +102,7 @@ class CenterResize(Resize):
     "`Resize` that crops the centre on the training set too: no augmentation"
     def before_call(self, b, split_idx): self.pcts = (0.5, 0.5)
 
-# %% ../nbs/02_data.ipynb 20
+# %% ../nbs/02_data.ipynb 22
 AUGS = ('fastai', None, 'effnet')
 
 def aug_preset(aug: str|None, # 'fastai', None (or 'none') or 'effnet'
@@ -114,7 +117,7 @@ def aug_preset(aug: str|None, # 'fastai', None (or 'none') or 'effnet'
                 [Brightness(0.1, p=1.), Contrast(0.5, p=1.), Rotate(max_deg=9, p=1.), GaussianNoise(0.05)])
     raise ValueError(f"unknown aug {aug!r}: use one of {AUGS}")
 
-# %% ../nbs/02_data.ipynb 23
+# %% ../nbs/02_data.ipynb 25
 def food_block(size: int=256, # final image side
                seed: int=42, # split seed
                valid_pct: float=0.2, # fraction of each class for validation
@@ -123,7 +126,8 @@ def food_block(size: int=256, # final image side
               ) -> DataBlock:
     "The foodcam `DataBlock`: `FoodImage`s from `<label>/` folders, stratified seeded split, presizing"
     item_tfms, batch_tfms = aug_preset(aug, size, presize)
-    return DataBlock(blocks=(ImageBlock(FoodImage), CategoryBlock), get_items=food_items, get_y=parent_label,
+    block = TransformBlock(type_tfms=partial(FoodImage.create, draft=max(item_tfms[0].size)), batch_tfms=IntToFloatTensor)
+    return DataBlock(blocks=(block, CategoryBlock), get_items=food_items, get_y=parent_label,
                      splitter=food_splitter(valid_pct, seed), item_tfms=item_tfms, batch_tfms=batch_tfms)
 
 def food_dls(path, # dataset folder: one sub-folder of images per class
@@ -140,7 +144,7 @@ def food_dls(path, # dataset folder: one sub-folder of images per class
     "fastai `DataLoaders` for a foodcam dataset folder"
     return food_block(size, seed, valid_pct, aug, presize).dataloaders(Path(path), bs=bs, num_workers=num_workers, device=device, **kwargs)
 
-# %% ../nbs/02_data.ipynb 26
+# %% ../nbs/02_data.ipynb 28
 def food_test_dl(dls, # the `DataLoaders` a model was trained with
                  items, # image files (or one file, or PIL images) to predict
                  **kwargs, # passed to `dls.test_dl`
