@@ -50,8 +50,9 @@ class FoodImage(PILImage):
     "A `PILImage` opened with `load_rgb`: EXIF orientation applied, transparency on white, any mode to RGB"
     @classmethod
     def create(cls, fn, # a file name, bytes, PIL image, array or tensor
+               draft: int|None=None, # smallest side needed (see `load_rgb`); files only
                **kwargs):
-        if isinstance(fn, (str, Path, bytes, io.IOBase)): return cls(load_rgb(fn, draft=kwargs.get('draft')))
+        if isinstance(fn, (str, Path, bytes, io.IOBase)): return cls(load_rgb(fn, draft=draft))
         if isinstance(fn, Image.Image): return cls(to_rgb(ImageOps.exif_transpose(fn)))
         return super().create(fn, **kwargs)
 

@@ -170,7 +170,7 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
                bs: int=32, # batch size
                split_seed: int=42, # train/validation split seed
               ) -> Learner:
-    "Xception lab: frozen body with the head on cached features, then fine-tuning with BN statistics frozen and ~10x lower discriminative LRs"
+    "Xception lab: frozen body with the head on cached features, then fine-tuning with BN statistics frozen and discriminative LRs 20x lower at the top (`finetune_lrs`)"
     e1, e2, n, dls = _setup('lab', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'fastai')
     lr, ft_lr = lrs or (None, None)
     learn = transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
