@@ -26,9 +26,9 @@ def split_model(model, # a foodcam model `nn.Sequential(body, GAPHead)`, or a `L
     if isinstance(model, Learner): model = model.model
     head = model[1] if isinstance(model, nn.Sequential) and len(model) == 2 else None
     lins = [m for m in head.modules() if isinstance(m, nn.Linear)] if head is not None else []
-    pools = [m for m in head.modules() if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d))] if head is not None else []
+    pools = [m for m in head.modules() if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))] if head is not None else []
     if len(lins) != 1 or not pools:
-        raise ValueError(f'CAM needs a model nn.Sequential(body, head) whose head is global average pooling + one Linear '
+        raise ValueError(f'CAM needs a model nn.Sequential(body, head) whose head is global pooling + one Linear '
                          f'(build it with foodcam.train.classifier); got {type(model).__name__} with {len(lins)} Linear layer(s) in its head')
     return model[0], lins[0]
 

@@ -10,7 +10,7 @@ import numpy as np, torch
 from fastai.torch_core import set_seed
 
 # %% auto 0
-__all__ = ['data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast']
+__all__ = ['data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -67,3 +67,14 @@ def autocast(device=None, # a torch device or string; `default_device()` if None
     if enabled is None: enabled = use_bf16(device)
     if not enabled: return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+# %% ../nbs/00_core.ipynb 18
+def reuse_freed_memory(mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
+                       top_pad: int=1 << 30, # bytes the heap grows by at a time
+                      ) -> bool:
+    "Keep freed memory in this process (glibc `mallopt`) instead of returning it to the OS after every large tensor"
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
+    import ctypes
+    libc = ctypes.CDLL('libc.so.6')
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    return all(libc.mallopt(k, ctypes.c_int(v)) == 1 for k, v in ((M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, top_pad), (M_MMAP_THRESHOLD, mmap_threshold)))

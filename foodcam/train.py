@@ -17,8 +17,8 @@ from matplotlib.ticker import MaxNLocator
 from .core import use_bf16
 
 # %% auto 0
-__all__ = ['GAPHead', 'classifier', 'bn_layers', 'FreezeBNStats', 'BF16', 'EpochCurves', 'plot_curves', 'save_model', 'read_meta',
-           'load_model', 'write_json', 'record_run']
+__all__ = ['HEADS', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16', 'EpochCurves',
+           'plot_curves', 'save_model', 'read_meta', 'load_model', 'write_json', 'record_run']
 
 # %% ../nbs/03_train.ipynb 5
 class GAPHead(nn.Sequential):
@@ -29,12 +29,31 @@ class GAPHead(nn.Sequential):
     @property
     def fc(self) -> nn.Linear: return self[2]
 
+class GMPHead(nn.Sequential):
+    "Global *max* pooling + one Linear: airbench's head, for the small 32px CNN (CAM then shows evidence, not the exact logit)"
+    def __init__(self, n_in: int, # channels of the body's feature maps
+                 n_out: int, # number of classes
+                ): super().__init__(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(n_in, n_out))
+    @property
+    def fc(self) -> nn.Linear: return self[2]
+
+HEADS = dict(avg=GAPHead, max=GMPHead)
+
 def classifier(body: nn.Module, # returns feature maps (N, n_in, h, w)
                n_in: int, # channels of those maps
                n_out: int, # number of classes
+               pool: str='avg', # 'avg' (`GAPHead`, exact CAM) or 'max' (`GMPHead`)
               ) -> nn.Sequential:
-    "`nn.Sequential(body, GAPHead(n_in, n_out))`"
-    return nn.Sequential(body, GAPHead(n_in, n_out))
+    "`nn.Sequential(body, GAPHead(n_in, n_out))`, or `GMPHead` with `pool='max'`"
+    if pool not in HEADS: raise ValueError(f"pool must be one of {', '.join(HEADS)}, not {pool!r}")
+    return nn.Sequential(body, HEADS[pool](n_in, n_out))
+
+def head_pool(model: nn.Module, # a `classifier`
+             ) -> str:
+    "'avg' or 'max': the global pooling of a `classifier`'s head"
+    for k, h in HEADS.items():
+        if isinstance(model[1], h): return k
+    raise ValueError(f'{type(model[1]).__name__} is not a foodcam head (GAPHead or GMPHead)')
 
 # %% ../nbs/03_train.ipynb 10
 def bn_layers(model: nn.Module) -> list:
