@@ -17,25 +17,26 @@ from matplotlib.ticker import MaxNLocator
 from .core import use_bf16
 
 # %% auto 0
-__all__ = ['HEADS', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16', 'EpochCurves',
-           'plot_curves', 'save_model', 'read_meta', 'load_model', 'write_json', 'record_run']
+__all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
+           'EpochCurves', 'plot_curves', 'save_model', 'read_meta', 'load_model', 'write_json', 'record_run']
 
 # %% ../nbs/03_train.ipynb 5
-class GAPHead(nn.Sequential):
-    "Global average pooling + one Linear: the head that makes CAM exact"
-    def __init__(self, n_in: int, # channels of the body's feature maps
+class PoolHead(nn.Sequential):
+    "Global pooling + one Linear: the head of every foodcam classifier"
+    def __init__(self, pool: nn.Module, # an adaptive pooling layer to 1x1
+                 n_in: int, # channels of the body's feature maps
                  n_out: int, # number of classes
-                ): super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(n_in, n_out))
+                ): super().__init__(pool, nn.Flatten(), nn.Linear(n_in, n_out))
     @property
     def fc(self) -> nn.Linear: return self[2]
 
-class GMPHead(nn.Sequential):
+class GAPHead(PoolHead):
+    "Global average pooling + one Linear: the head that makes CAM exact"
+    def __init__(self, n_in: int, n_out: int): super().__init__(nn.AdaptiveAvgPool2d(1), n_in, n_out)
+
+class GMPHead(PoolHead):
     "Global *max* pooling + one Linear: airbench's head, for the small 32px CNN (CAM then shows evidence, not the exact logit)"
-    def __init__(self, n_in: int, # channels of the body's feature maps
-                 n_out: int, # number of classes
-                ): super().__init__(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(n_in, n_out))
-    @property
-    def fc(self) -> nn.Linear: return self[2]
+    def __init__(self, n_in: int, n_out: int): super().__init__(nn.AdaptiveMaxPool2d(1), n_in, n_out)
 
 HEADS = dict(avg=GAPHead, max=GMPHead)
 
