@@ -20,7 +20,7 @@ from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.vision.learner import default_split
 from .core import cache_dir, reuse_freed_memory
-from .train import GAPHead, GMPHead, HEADS, head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
+from .train import HEADS, head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 
 # %% auto 0
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'InputNorm', 'Conv', 'BN', 'conv_group', 'CifarBody', 'cifar_arch', 'cifar_net',
