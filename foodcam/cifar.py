@@ -25,9 +25,9 @@ from .train import HEADS, head_pool, classifier, bn_layers, FreezeBNStats, BF16,
 # %% auto 0
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'InputNorm', 'Conv', 'BN', 'conv_group', 'CifarBody', 'cifar_arch', 'cifar_net',
            'patch_whitening', 'init_whitening', 'cifar_tensors', 'TensorDL', 'cifar_dls', 'batch_translate',
-           'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'Lookahead', 'WhitenBias', 'train_images',
-           'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'save_cifar', 'load_cifar',
-           'cifar_transfer', 'compare_runs']
+           'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'Lookahead', 'WhitenBias', 'ReuseMemory',
+           'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'save_cifar',
+           'load_cifar', 'cifar_transfer', 'compare_runs']
 
 # %% ../nbs/04_cifar.ipynb 5
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -283,6 +283,12 @@ class WhitenBias(Callback):
         self.model[0].whiten.bias.requires_grad_(self.epoch < self.epochs)
 
 # %% ../nbs/04_cifar.ipynb 26
+class ReuseMemory(Callback):
+    "`reuse_freed_memory` while fitting (1.3x faster CPU steps), glibc's defaults again after"
+    def before_fit(self): self.on = reuse_freed_memory()
+    def after_fit(self):
+        if self.on: reuse_freed_memory(False)
+
 def train_images(dls, # DataLoaders giving 0..1 images
                  n: int=5000, # at most this many
                 ) -> torch.Tensor:
@@ -304,10 +310,9 @@ def cifar_learner(dls, # DataLoaders of 0..1 images (`cifar_dls` or `food_dls(si
                   **kwargs, # passed to `Learner`
                  ) -> Learner:
     "A fastai `Learner` that trains a `cifar_net` with airbench's recipe (and `reuse_freed_memory`: 1.3x faster steps on CPU)"
-    reuse_freed_memory()
     if model is None: model = cifar_net(len(dls.vocab), widths)
     init_whitening(model, train_images(dls))
-    cbs = [AirSched(), Lookahead(), WhitenBias(whiten_bias_epochs), BF16(), EpochCurves()] + ([BatchAug()] if aug else []) + list(cbs or [])
+    cbs = [AirSched(), Lookahead(), WhitenBias(whiten_bias_epochs), BF16(), EpochCurves(), ReuseMemory()] + ([BatchAug()] if aug else []) + list(cbs or [])
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=label_smoothing), opt_func=air_opt,
                    splitter=air_splitter, metrics=accuracy, cbs=cbs, **kwargs)
 

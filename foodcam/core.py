@@ -10,7 +10,8 @@ import numpy as np, torch
 from fastai.torch_core import set_seed
 
 # %% auto 0
-__all__ = ['data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory']
+__all__ = ['data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory',
+           'freed_memory_reused']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -69,7 +70,8 @@ def autocast(device=None, # a torch device or string; `default_device()` if None
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 # %% ../nbs/00_core.ipynb 18
-def reuse_freed_memory(mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
+def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the kept memory is returned to the OS
+                       mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
                        top_pad: int=1 << 30, # bytes the heap grows by at a time
                       ) -> bool:
     "Keep freed memory in this process (glibc `mallopt`) instead of returning it to the OS after every large tensor"
@@ -77,4 +79,15 @@ def reuse_freed_memory(mmap_threshold: int=32 << 20, # bytes; allocations below 
     import ctypes
     libc = ctypes.CDLL('libc.so.6')
     M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
-    return all(libc.mallopt(k, ctypes.c_int(v)) == 1 for k, v in ((M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, top_pad), (M_MMAP_THRESHOLD, mmap_threshold)))
+    vals = (2**31 - 1, top_pad, mmap_threshold) if on else (128 << 10, 128 << 10, 128 << 10)  # glibc's defaults
+    ok = all(libc.mallopt(k, ctypes.c_int(v)) == 1 for k, v in zip((M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD), vals))
+    if not on: libc.malloc_trim(0)
+    return ok
+
+@contextlib.contextmanager
+def freed_memory_reused():
+    "`reuse_freed_memory` inside the block only: other code in the process (and its memory measurements) sees glibc's defaults"
+    ok = reuse_freed_memory()
+    try: yield ok
+    finally:
+        if ok: reuse_freed_memory(False)

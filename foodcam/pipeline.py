@@ -9,7 +9,7 @@ from pathlib import Path
 from collections import Counter
 import torch, matplotlib.pyplot as plt
 from fastcore.basics import store_attr
-from .core import set_seed, cache_dir, reuse_freed_memory
+from .core import set_seed, cache_dir, freed_memory_reused
 from .train import record_run, write_json, read_meta
 from .data import food_dls, food_items
 
@@ -145,9 +145,9 @@ def train_track(data, # dataset folder
         print(f"{track}: already trained in {run} (valid acc {m['valid_acc']:.3f}); pass force=True / --force to train again"); return m
     epochs = epochs or BUDGETS[track][quick]
     print(f'{track}: training {epochs} epochs into {run}')
-    reuse_freed_memory()  # see foodcam.core: fewer page faults, faster CPU steps
     size = size or (32 if track.endswith('32') else 256)
-    return TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
+    with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
+        return TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
 
 # %% ../nbs/09_pipeline.ipynb 19
 def run_learner(run, # run folder
