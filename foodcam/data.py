@@ -4,26 +4,35 @@
 
 # %% ../nbs/02_data.ipynb 2
 from __future__ import annotations
-import io
+import io, os, json, hashlib
+from contextlib import contextmanager
+from collections import Counter
 from pathlib import Path
 import numpy as np, torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageCms, UnidentifiedImageError
 from fastcore.basics import store_attr
 from functools import partial
 from fastai.vision.all import (PILImage, TensorImage, DataBlock, TransformBlock, IntToFloatTensor, CategoryBlock, DataLoaders, RandTransform,
                                Resize, RandomCrop, Brightness, Contrast, Rotate, aug_transforms, parent_label)
 from .scrape import dataset_files, IMAGE_EXTS
+from .core import cache_dir
 
 # %% auto 0
-__all__ = ['AUGS', 'to_rgb', 'load_rgb', 'FoodImage', 'food_items', 'food_splitter', 'GaussianNoise', 'CenterResize',
-           'aug_preset', 'food_block', 'food_dls', 'food_test_dl']
+__all__ = ['MAX_PIXELS', 'MIN_SIDE', 'REASONS', 'AUGS', 'to_rgb', 'ImageTooBig', 'open_bounded', 'load_rgb', 'FoodImage',
+           'check_image', 'verify_items', 'exclusion_summary', 'food_items', 'unit_hash', 'food_splitter',
+           'GaussianNoise', 'CenterResize', 'aug_preset', 'food_block', 'food_dls', 'food_test_dl']
 
 # %% ../nbs/02_data.ipynb 5
+_SRGB = ImageCms.createProfile('sRGB')
+
 def to_rgb(im: Image.Image, # any PIL image
            bg=(255, 255, 255), # background for transparent pixels
           ) -> Image.Image:
     "`im` as an 8-bit RGB image: transparency composited on `bg`, high bit depths scaled"
     if im.mode == 'RGB': return im
+    if im.mode == 'CMYK' and im.info.get('icc_profile'):
+        try: return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(im.info['icc_profile'])), _SRGB, outputMode='RGB')
+        except (ImageCms.PyCMSError, OSError, ValueError): pass  # a broken or mismatched profile: the plain conversion below
     if im.mode.startswith('I') or im.mode == 'F':
         a = np.asarray(im).astype(np.float32)
         if im.mode.startswith('I;16') or (im.mode == 'I' and a.max() > 255): a = a / 257
@@ -34,14 +43,47 @@ def to_rgb(im: Image.Image, # any PIL image
         im = im.convert('RGBA'); out = Image.new('RGB', im.size, bg); out.paste(im, mask=im.getchannel('A')); return out
     return im.convert('RGB')
 
+MAX_PIXELS = 50_000_000  # decoded pixels allowed per image: a JPEG above it is draft-decoded at 1/2..1/8, anything else is excluded
+MIN_SIDE = 32  # shortest side of a usable image
+
+class ImageTooBig(ValueError):
+    "An image whose decoded size stays above `MAX_PIXELS` even at the smallest draft scale"
+
+@contextmanager
+def _header_only():
+    "PIL's own bomb check off while reading a header: `open_bounded` makes its own, which draft decoding can pass"
+    old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try: yield
+    finally: Image.MAX_IMAGE_PIXELS = old
+
+def _draft_scale(w, h, draft, max_pixels):
+    "The JPEG reduction (1, 2, 4 or 8) that fits `max_pixels` and keeps both sides >= `draft`"
+    need = next((s for s in (1, 2, 4, 8) if (w//s)*(h//s) <= max_pixels), None)
+    if need is None: raise ImageTooBig(f'{w}x{h} pixels, over {max_pixels/1e6:.0f} MP even at 1/8 scale')
+    want = max((s for s in (1, 2, 4, 8) if draft and min(w//s, h//s) >= draft), default=1)
+    return max(need, want)
+
+def open_bounded(fn, # a file name, bytes, or a file-like object
+                 draft: int|None=None, # smallest side needed: a JPEG is decoded at the largest 1/2..1/8 scale that still covers it
+                 max_pixels: int=MAX_PIXELS, # most pixels to decode; a larger JPEG is drafted down, anything else raises `ImageTooBig`
+                ) -> Image.Image:
+    "Open an image (header only, not decoded yet) so that decoding it stays under `max_pixels`; animations give their first frame"
+    if isinstance(fn, bytes): fn = io.BytesIO(fn)
+    with _header_only(): im = Image.open(fn)
+    w, h = im.size
+    if im.format == 'JPEG':
+        s = _draft_scale(w, h, draft, max_pixels)
+        if s > 1: im.draft('RGB', (w//s, h//s))
+    elif w*h > max_pixels: im.close(); raise ImageTooBig(f'{w}x{h} {im.format} image, over {max_pixels/1e6:.0f} MP')
+    return im
+
 def load_rgb(fn, # a file name, bytes, or a file-like object
              bg=(255, 255, 255), # background for transparent pixels
              draft: int|None=None, # smallest side needed: a JPEG is decoded at the largest 1/2..1/8 scale that still covers it
+             max_pixels: int=MAX_PIXELS, # see `open_bounded`
             ) -> Image.Image:
-    "Open an image, apply its EXIF orientation and return it as 8-bit RGB"
-    if isinstance(fn, bytes): fn = io.BytesIO(fn)
-    with Image.open(fn) as im:
-        if draft and im.format == 'JPEG': im.draft('RGB', (draft, draft))
+    "Open an image at bounded memory, apply its EXIF orientation and return it as 8-bit RGB"
+    with open_bounded(fn, draft, max_pixels) as im:
         im.load()
         return to_rgb(ImageOps.exif_transpose(im), bg)
 
@@ -56,40 +98,109 @@ class FoodImage(PILImage):
         if isinstance(fn, Image.Image): return cls(to_rgb(ImageOps.exif_transpose(fn)))
         return super().create(fn, **kwargs)
 
-# %% ../nbs/02_data.ipynb 14
+# %% ../nbs/02_data.ipynb 16
+REASONS = ('empty', 'not_image', 'broken', 'too_big', 'too_small', 'folder')
+
+def check_image(f, # a file (or folder) inside a class folder
+                min_side: int=MIN_SIDE, # shortest side allowed
+                max_pixels: int=MAX_PIXELS, # see `open_bounded`
+               ) -> str|None:
+    "Why `f` cannot be trained on (one of `REASONS`), or None: the header first, then a full decode with `load_rgb`"
+    f = Path(f)
+    if f.is_dir(): return 'folder'
+    if f.stat().st_size == 0: return 'empty'
+    try: im = open_bounded(f, max_pixels=max_pixels)
+    except ImageTooBig: return 'too_big'
+    except UnidentifiedImageError: return 'not_image'
+    except Exception: return 'broken'
+    with im: small = min(im.size) < min_side
+    if small: return 'too_small'
+    try: load_rgb(f, draft=max(min_side, 64), max_pixels=max_pixels)  # the training loader's code path; a truncated file raises
+    except Exception: return 'broken'
+
+def _entries(path):
+    "Every non-hidden entry of each class folder of `path`, sorted like `dataset_files`"
+    dirs = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith(('.', '_')))
+    return [e for d in dirs for e in sorted(d.iterdir()) if not e.name.startswith('.')]
+
+def _cache_file(path, min_side, max_pixels):
+    key = json.dumps([str(path.resolve()), min_side, max_pixels])
+    return cache_dir('verified')/f'{hashlib.sha1(key.encode()).hexdigest()[:16]}.json'
+
+def verify_items(path, # the dataset folder: one sub-folder of images per class
+                 min_side: int=MIN_SIDE, # shortest side allowed
+                 max_pixels: int=MAX_PIXELS, # see `open_bounded`
+                 cache: bool=True, # reuse earlier results for files with the same size and mtime
+                 verbose: bool=False, # print one line per class with its exclusions
+                ) -> tuple:
+    "`(usable files, {relative path: reason})` of `path`: every file checked by `check_image`, results cached"
+    path = Path(path); cf = _cache_file(path, min_side, max_pixels)
+    old = json.loads(cf.read_text()) if cache and cf.exists() else {}
+    new, ok, bad = {}, [], {}
+    for e in _entries(path):
+        rel = e.relative_to(path).as_posix()
+        if e.is_dir(): bad[rel] = 'folder'; continue
+        s = e.stat(); key = [s.st_size, s.st_mtime_ns]
+        why = old[rel][2] if rel in old and old[rel][:2] == key else check_image(e, min_side, max_pixels)
+        new[rel] = key + [why]
+        if why: bad[rel] = why
+        else: ok.append(e)
+    if cache and new != old:
+        tmp = cf.with_name(f'.{cf.name}.tmp{os.getpid()}'); tmp.write_text(json.dumps(new)); os.replace(tmp, cf)
+    if verbose:
+        for line in exclusion_summary(bad): print(line)
+    return ok, bad
+
+def exclusion_summary(bad: dict, # `{relative path: reason}` from `verify_items`
+                     ) -> list:
+    "One line per class: `label: reason count, ...`"
+    by = {}
+    for rel, why in bad.items(): c = by.setdefault(rel.split('/')[0], {}); c[why] = c.get(why, 0) + 1
+    return [f'{lbl}: ' + ', '.join(f'{k} {v}' for k, v in sorted(c.items())) for lbl, c in sorted(by.items())]
+
+# %% ../nbs/02_data.ipynb 19
 def food_items(path, # the dataset folder: one sub-folder of images per class
+               verbose: bool=False, # print what `verify_items` left out
               ) -> list:
-    "Sorted image files of `path/<label>/`, ignoring `_quarantine` and hidden folders; clear errors for unusable folders"
+    "Sorted, verified image files of `path/<label>/`, ignoring `_quarantine` and hidden folders; clear errors for unusable folders"
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f'{path} is not a folder: scrape a dataset first (foodcam.scrape.scrape) '
                                                   'or point at a folder with one sub-folder of images per class')
-    files = dataset_files(path, IMAGE_EXTS)
+    files, bad = verify_items(path, verbose=verbose)
     loose = [f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS]
     if not files: raise ValueError(f'no images in {path}: expected {path}/<label>/<image>.jpg (or png, webp...), one sub-folder per class'
-                                   + (f'; found {len(loose)} images directly in {path}: move them into class sub-folders' if loose else ''))
-    labels = {f.parent.name for f in files}
-    empty = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith(('_', '.')) and d.name not in labels)
-    if empty: raise ValueError(f'class folder(s) {", ".join(empty)} in {path} have no images: add images or remove the folder(s)')
-    if len(labels) < 2: raise ValueError(f'only one class ({labels.pop()!r}) in {path}: a classifier needs at least two class sub-folders')
+                                   + (f'; found {len(loose)} images directly in {path}: move them into class sub-folders' if loose else '')
+                                   + (f'; {len(bad)} files left out as unusable' if bad else ''))
+    counts = Counter(f.parent.name for f in files)
+    empty = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith(('_', '.')) and d.name not in counts)
+    if empty: raise ValueError(f'class folder(s) {", ".join(empty)} in {path} have no usable images: add images or remove the folder(s)')
+    if len(counts) < 2: raise ValueError(f'only one class ({next(iter(counts))!r}) in {path}: a classifier needs at least two class sub-folders')
+    few = sorted(k for k, n in counts.items() if n < 2)
+    if few: raise ValueError(f'class(es) {", ".join(few)} in {path} have fewer than 2 usable images, too few to split into training '
+                             'and validation: add images or remove the folder(s)')
     return files
 
-# %% ../nbs/02_data.ipynb 17
-def food_splitter(valid_pct: float=0.2, # fraction of each class for validation
-                  seed: int=42, # same seed and files, same split
+# %% ../nbs/02_data.ipynb 22
+def unit_hash(s: str) -> float:
+    "A number in [0, 1) that depends only on `s` (the same on every machine and Python run)"
+    return int(hashlib.sha1(s.encode()).hexdigest()[:13], 16) / 16**13
+
+def food_splitter(valid_pct: float=0.2, # fraction of each class for validation (on average)
+                  seed: int=42, # same seed, same side for every file
                  ):
-    "A stratified, seeded splitter: `valid_pct` of each class (by parent folder) goes to validation"
+    "A stable, stratified splitter: a file is in validation if `unit_hash(seed/label/name) < valid_pct`; every class on both sides"
     def _inner(items):
-        by = {}
+        u = [unit_hash(f'{seed}/{Path(f).parent.name}/{Path(f).name}') for f in items]
+        valid, by = {i for i, x in enumerate(u) if x < valid_pct}, {}
         for i, f in enumerate(items): by.setdefault(Path(f).parent.name, []).append(i)
-        valid = []
-        for k, lbl in enumerate(sorted(by)):
-            idx = np.array(by[lbl]); rng = np.random.default_rng([seed, k])
-            valid += idx[rng.permutation(len(idx))[:round(valid_pct*len(idx))]].tolist()
-        vs = set(valid)
-        return [i for i in range(len(items)) if i not in vs], sorted(valid)
+        for idx in by.values():  # a tiny class keeps one image on each side
+            if len(idx) < 2: continue
+            if not valid & set(idx): valid.add(min(idx, key=u.__getitem__))
+            if set(idx) <= valid: valid.discard(max(idx, key=u.__getitem__))
+        return [i for i in range(len(items)) if i not in valid], sorted(valid)
     return _inner
 
-# %% ../nbs/02_data.ipynb 20
+# %% ../nbs/02_data.ipynb 26
 class GaussianNoise(RandTransform):
     "Add Gaussian noise of std `std` to float images in [0, 1] (training set only)"
     order = 95  # after `IntToFloatTensor`, before `Normalize`
@@ -103,7 +214,7 @@ class CenterResize(Resize):
     "`Resize` that crops the centre on the training set too: no augmentation"
     def before_call(self, b, split_idx): self.pcts = (0.5, 0.5)
 
-# %% ../nbs/02_data.ipynb 22
+# %% ../nbs/02_data.ipynb 28
 AUGS = ('fastai', None, 'effnet')
 
 def aug_preset(aug: str|None, # 'fastai', None (or 'none') or 'effnet'
@@ -118,7 +229,7 @@ def aug_preset(aug: str|None, # 'fastai', None (or 'none') or 'effnet'
                 [Brightness(0.1, p=1.), Contrast(0.5, p=1.), Rotate(max_deg=9, p=1.), GaussianNoise(0.05)])
     raise ValueError(f"unknown aug {aug!r}: use one of {AUGS}")
 
-# %% ../nbs/02_data.ipynb 25
+# %% ../nbs/02_data.ipynb 31
 def food_block(size: int=256, # final image side
                seed: int=42, # split seed
                valid_pct: float=0.2, # fraction of each class for validation
@@ -145,7 +256,7 @@ def food_dls(path, # dataset folder: one sub-folder of images per class
     "fastai `DataLoaders` for a foodcam dataset folder"
     return food_block(size, seed, valid_pct, aug, presize).dataloaders(Path(path), bs=bs, num_workers=num_workers, device=device, **kwargs)
 
-# %% ../nbs/02_data.ipynb 28
+# %% ../nbs/02_data.ipynb 34
 def food_test_dl(dls, # the `DataLoaders` a model was trained with
                  items, # image files (or one file, or PIL images) to predict
                  **kwargs, # passed to `dls.test_dl`

@@ -4,13 +4,14 @@
 
 # %% ../nbs/97_test_utils.ipynb 2
 from __future__ import annotations
-import os
+import os, io, struct, zlib
 from pathlib import Path
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageCms
 
 # %% auto 0
-__all__ = ['SHAPES', 'synth_image', 'make_image_folder', 'project_root', 'test_data']
+__all__ = ['SHAPES', 'synth_image', 'make_image_folder', 'huge_jpeg', 'bomb_png', 'make_hostile_images', 'project_root',
+           'test_data']
 
 # %% ../nbs/97_test_utils.ipynb 5
 SHAPES = ('ellipse', 'rectangle', 'triangle', 'cross')
@@ -50,6 +51,52 @@ def make_image_folder(path, # folder to create: `path/<class>/<i>.jpg`
     return path
 
 # %% ../nbs/97_test_utils.ipynb 9
+def huge_jpeg(fname, # file to write
+              side: int=20_000, # width and height; a multiple of 16
+             ) -> Path:
+    "A `side` x `side` grey JPEG written without ever holding its pixels (about 5 MB for 20,000 x 20,000)"
+    b = io.BytesIO(); Image.new('L', (32, 32), 128).save(b, 'JPEG', quality=75); b = b.getvalue()
+    sof, sos = b.index(b'\xff\xc0'), b.index(b'\xff\xda'); start = sos + 2 + int.from_bytes(b[sos+2:sos+4], 'big')
+    assert b[start:-2] == bytes.fromhex('28a28a')*4  # a flat block is 6 bits (DC diff 0, end of block): 4 blocks in 3 bytes
+    head = bytearray(b[:start]); head[sof+5:sof+9] = side.to_bytes(2, 'big')*2  # height, width
+    with open(fname, 'wb') as f:
+        f.write(head); row = bytes.fromhex('28a28a')*(side//32)  # one row of 8x8 blocks
+        for _ in range(side//8): f.write(row)
+        f.write(b'\xff\xd9')
+    return Path(fname)
+
+def _png_chunk(kind, data): return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+def bomb_png(fname, # file to write
+             side: int=30_000, # width and height
+            ) -> Path:
+    "A decompression-bomb PNG: `side` x `side` 1-bit pixels (900 MP for 30,000) in about 100 KB"
+    z, row = zlib.compressobj(9), b'\x00'*(1 + (side + 7)//8)
+    idat = b''.join(z.compress(row) for _ in range(side)) + z.flush()
+    ihdr = struct.pack('>IIBBBBB', side, side, 1, 0, 0, 0, 0)
+    Path(fname).write_bytes(b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr) + _png_chunk(b'IDAT', idat) + _png_chunk(b'IEND', b''))
+    return Path(fname)
+
+def make_hostile_images(path, # a class folder to add them to (created if missing)
+                        seed: int=0, # same seed, same images
+                       ) -> dict:
+    "Files a web scrape brings, written into `path`; returns `{file name: reason it is unusable, or None if it loads}`"
+    path = Path(path); path.mkdir(parents=True, exist_ok=True); rng = np.random.default_rng(seed)
+    frames = [synth_image(k, 64, rng) for k in range(3)]
+    huge_jpeg(path/'huge_20k.jpg'); bomb_png(path/'bomb.png')
+    frames[0].save(path/'animated.gif', save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(path/'animated.webp', save_all=True, append_images=frames[1:], duration=100, loop=0)
+    Image.new('RGB', (1, 1), (200, 30, 30)).save(path/'pixel.png')
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB')).tobytes()  # not a CMYK profile: the loader falls back to a plain conversion
+    frames[1].convert('CMYK').save(path/'cmyk_icc.jpg', icc_profile=icc)
+    (path/'page.jpg').write_text('<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>Forbidden</body></html>')
+    b = io.BytesIO(); frames[2].resize((128, 128)).save(b, 'JPEG'); (path/'cut.jpg').write_bytes(b.getvalue()[:len(b.getvalue())//2])
+    (path/'empty.jpg').write_bytes(b''); (path/'readme.txt').write_text('photos from the web')
+    (path/'more').mkdir(exist_ok=True); frames[0].save(path/'more'/'inside.jpg')
+    return {'huge_20k.jpg': None, 'bomb.png': 'too_big', 'animated.gif': None, 'animated.webp': None, 'pixel.png': 'too_small',
+            'cmyk_icc.jpg': None, 'page.jpg': 'not_image', 'cut.jpg': 'broken', 'empty.jpg': 'empty', 'readme.txt': 'not_image', 'more': 'folder'}
+
+# %% ../nbs/97_test_utils.ipynb 12
 def project_root() -> Path:
     "The folder holding `settings.ini` (searched upwards from here and from the working dir)"
     for start in (Path.cwd(), Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()):
