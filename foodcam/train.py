@@ -4,12 +4,15 @@
 
 # %% ../nbs/03_train.ipynb 2
 from __future__ import annotations
-import json, os, time, tempfile
+import json, os, sys, time, tempfile
 from pathlib import Path
 import torch, torch.nn as nn
-from fastcore.basics import store_attr
+from fastcore.basics import store_attr, noop
 from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder
+from fastai.callback.progress import ProgressCallback
+from fastai.torch_core import defaults
+from fastprogress.core import IN_NOTEBOOK
 from fastai.callback.core import TrainEvalCallback
 from fastai.torch_core import to_float
 import matplotlib; import matplotlib.pyplot as plt
@@ -18,7 +21,8 @@ from .core import use_bf16
 
 # %% auto 0
 __all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
-           'EpochCurves', 'plot_curves', 'save_model', 'read_meta', 'load_model', 'write_json', 'record_run']
+           'EpochCurves', 'plot_curves', 'interactive', 'EpochLines', 'save_model', 'read_meta', 'load_model',
+           'write_json', 'record_run']
 
 # %% ../nbs/03_train.ipynb 5
 class PoolHead(nn.Sequential):
@@ -129,6 +133,36 @@ def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
     return fig
 
 # %% ../nbs/03_train.ipynb 21
+def interactive() -> bool:
+    "Does output go to a terminal or a notebook, where progress bars redraw in place?"
+    return IN_NOTEBOOK or bool(getattr(sys.stdout, 'isatty', lambda: False)())
+
+def _fmt(v): return f'{v:.4f}' if isinstance(v, float) else str(v)
+
+class EpochLines(Callback):
+    "One line per epoch instead of progress bars when output is not interactive (a file, a pipe)"
+    order = ProgressCallback.order - 1  # before the bars, so it can switch them off
+    def __init__(self, lines: bool|None=None): # True: always lines; False: never; None: `not interactive()`
+        store_attr()
+    def after_create(self):
+        if self.lines is None: self.lines = not interactive()
+        if self.lines and hasattr(self.learn, 'progress'): self.learn.remove_cb(ProgressCallback)
+    def before_fit(self):
+        self.on = self.lines and self.learn.logger is not noop and hasattr(self.learn, 'recorder')
+        if not self.on: return
+        if hasattr(self.learn, 'progress'): self.learn.progress.run = False  # for this fit only: fastai resets `run` after it
+        self.old, self.learn.logger = self.learn.logger, self._line
+    def _line(self, log):
+        names = self.recorder.metric_names
+        if len(log) != len(names): return
+        vals = dict(zip(names, log)); ep = vals.pop('epoch')
+        print(f'epoch {ep + 1}/{self.n_epoch}  ' + '  '.join(f'{k} {_fmt(v)}' for k, v in vals.items()), flush=True)
+    def after_fit(self):
+        if getattr(self, 'on', False): self.learn.logger = self.old
+
+if EpochLines not in defaults.callbacks: defaults.callbacks.append(EpochLines)
+
+# %% ../nbs/03_train.ipynb 24
 def save_model(model: nn.Module, # model whose `state_dict` is saved
                fname, # destination file (.pth)
                arch: str, # architecture name, checked on load
@@ -143,7 +177,7 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
     os.replace(tmp, fname)
     return fname
 
-# %% ../nbs/03_train.ipynb 22
+# %% ../nbs/03_train.ipynb 25
 def read_meta(fname) -> dict:
     "The metadata (arch, classes, ...) of a foodcam checkpoint"
     fname = Path(fname)
@@ -168,7 +202,7 @@ def load_model(fname, # checkpoint written by `save_model`
     except RuntimeError as e: raise ValueError(f"{fname} ({meta['arch']}, {len(meta['classes'])} classes) does not fit this model: {str(e).splitlines()[0]} ...") from None
     return meta
 
-# %% ../nbs/03_train.ipynb 25
+# %% ../nbs/03_train.ipynb 28
 def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +214,7 @@ def record_run(learn: Learner, # a learner trained with `EpochCurves`
                out_dir, # the run folder
                name: str, # run name, e.g. 'scratch32', 'frozen', 'finetune'
                stages=None, # only these `learn.curves` stages (default: all)
+               setup_seconds: float=0., # work before the first epoch that belongs to this run (e.g. feature extraction)
                **extra, # more fields for the metrics JSON
               ) -> dict:
     "Save the curves PNG and a metrics JSON for `learn`'s run; returns the metrics"
@@ -187,7 +222,7 @@ def record_run(learn: Learner, # a learner trained with `EpochCurves`
     if not rows: raise ValueError('no curves recorded: train with the EpochCurves callback')
     out_dir = Path(out_dir); last = rows[-1]
     m = dict(name=name, valid_acc=last['valid_acc'], valid_loss=last['valid_loss'], epochs=len(rows),
-             seconds=sum(r['seconds'] for r in rows), train_img_per_s=sum(r['train_img_per_s'] for r in rows)/len(rows),
+             seconds=setup_seconds + sum(r['seconds'] for r in rows), setup_seconds=setup_seconds, train_img_per_s=sum(r['train_img_per_s'] for r in rows)/len(rows),
              classes=list(map(str, learn.dls.vocab)), curves=rows, **extra)
     fig = plot_curves(rows, out_dir/f'{name}_curves.png', title=name); plt.close(fig)
     write_json(m, out_dir/f'{name}_metrics.json')
