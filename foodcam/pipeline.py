@@ -4,19 +4,21 @@
 
 # %% ../nbs/09_pipeline.ipynb 2
 from __future__ import annotations
-import json, os, time, datetime
+import json, os, csv, io, time, datetime
+from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
 import torch, matplotlib.pyplot as plt
 from fastcore.basics import store_attr
 from .core import set_seed, cache_dir, freed_memory_reused
 from .train import record_run, write_json, read_meta
-from .data import food_dls, food_items
+from .data import food_dls, food_items, verify_items, exclusion_summary
 
 # %% auto 0
 __all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run',
-           'prepare_run', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint', 'track_cifar32',
-           'train_track', 'run_learner', 'explain_run', 'report_runs', 'online', 'demo']
+           'log_stage', 'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen', 'track_finetune',
+           'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'run_learner', 'explain_run',
+           'report_runs', 'online', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
 TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
@@ -30,22 +32,81 @@ def default_run(data) -> Path:
     return Path('runs')/Path(data).resolve().name
 
 # %% ../nbs/09_pipeline.ipynb 6
+def log_stage(run, # run folder with a `run.json`
+              stage: str, # 'verify', a track, 'explain', 'report'
+              seconds: float, # its wall time
+             ):
+    "Record `stage`'s wall time in `run.json` (`stage_seconds`)"
+    p = Path(run)/'run.json'
+    if not p.exists(): return
+    info = json.loads(p.read_text()); info.setdefault('stage_seconds', {})[stage] = round(seconds, 2); write_json(info, p)
+
+def write_excluded(run, # run folder
+                   bad: dict, # `{relative path: reason}` from `verify_items`
+                  ) -> bool:
+    "Write `<run>/excluded.csv` (file, reason) atomically; True if its content changed"
+    buf = io.StringIO(); w = csv.writer(buf, lineterminator='\n'); w.writerow(['file', 'reason']); w.writerows(sorted(bad.items()))
+    f = Path(run)/'excluded.csv'
+    if f.exists() and f.read_text() == buf.getvalue(): return False
+    tmp = f.with_name(f'.{f.name}.tmp{os.getpid()}'); tmp.write_text(buf.getvalue()); os.replace(tmp, f); return True
+
 def prepare_run(data, # dataset folder
                 run=None, # run folder; `default_run(data)` if None
                 seed: int=42, # split seed
                ) -> Path:
-    "Create the run folder with `run.json` and `samples.png` (once)"
-    counts = check_dataset(data); run = Path(run or default_run(data)); run.mkdir(parents=True, exist_ok=True)
+    "Create the run folder with `run.json` and `samples.png` (once); `excluded.csv` and the verification time every time"
+    t0 = time.perf_counter(); counts = check_dataset(data); _, bad = verify_items(data); dt = time.perf_counter() - t0
+    run = Path(run or default_run(data)); run.mkdir(parents=True, exist_ok=True)
     if not (run/'run.json').exists():
         write_json(dict(dataset=str(Path(data).resolve()), classes=list(counts), counts=counts, seed=seed,
                         created=datetime.datetime.now().isoformat(timespec='seconds')), run/'run.json')
+    if write_excluded(run, bad) and bad:
+        print(f'left out {len(bad)} unusable file(s), listed in {run/"excluded.csv"} (nothing was moved; `foodcam clean` quarantines them):')
+        for line in exclusion_summary(bad): print(f'  {line}')
+    elif bad: print(f'left out {len(bad)} unusable file(s), listed in {run/"excluded.csv"}')
+    log_stage(run, 'verify', dt)
     if not (run/'samples.png').exists():
         dls = food_dls(data, size=256, bs=16, seed=seed, aug=None)
-        dls.show_batch(max_n=12, nrows=2, ncols=6, figsize=(12, 4.4))
+        dls.train.new(drop_last=False).show_batch(max_n=12, nrows=2, ncols=6, figsize=(12, 4.4))  # a small dataset has no full batch of 16
         fig = plt.gcf(); tmp = run/'.samples.tmp.png'; fig.savefig(tmp, dpi=80, bbox_inches='tight'); plt.close(fig); tmp.replace(run/'samples.png')
     return run
 
-# %% ../nbs/09_pipeline.ipynb 9
+# %% ../nbs/09_pipeline.ipynb 7
+class RunLocked(ValueError):
+    "Another process is writing this run folder (a `ValueError`, so the CLI prints the message without a traceback)"
+
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0); return True
+    except ProcessLookupError: return False
+    except PermissionError: return True
+
+def _holder(lock):
+    "The pid in `lock`; None while a new holder has not written it yet (a few ms)"
+    try: txt = lock.read_text().strip()
+    except FileNotFoundError: return 0
+    if txt: return int(txt) if txt.isdigit() else 0
+    return None if time.time() - lock.stat().st_mtime < 5 else 0
+
+@contextmanager
+def run_lock(run, # run folder (created if missing)
+            ):
+    "Hold `<run>/.lock` while writing `run`: a second process raises `RunLocked` at once; a dead holder's lock is taken over"
+    run = Path(run); run.mkdir(parents=True, exist_ok=True); lock = run/'.lock'
+    for _ in range(3):
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
+        except FileExistsError:
+            pid = _holder(lock)
+            if pid == os.getpid(): yield run; return  # this process holds it already (demo -> train_track)
+            if pid is None or _alive(pid):
+                raise RunLocked(f'{run} is in use by another foodcam process (pid {pid or "starting"}): wait for it to finish, '
+                                f'or pass another --run folder (if no such process runs, delete {lock})') from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+    else: raise RunLocked(f'could not lock {run}: delete {lock} if no foodcam process uses it')
+    with os.fdopen(fd, 'w') as f: f.write(str(os.getpid()))
+    try: yield run
+    finally: lock.unlink(missing_ok=True)
+
+# %% ../nbs/09_pipeline.ipynb 11
 BUDGETS = {  # track -> (epochs, quick epochs)
     'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
 
@@ -58,13 +119,14 @@ def _weights_kw(weights):
 def _fit_bs(data, bs: int) -> int:
     "`bs`, made small enough that a tiny dataset still has several training batches (fastai drops the last partial one)"
     n_train = int(0.8 * sum(check_dataset(data).values()))
+    if n_train < 2: raise ValueError(f'{data} has {n_train} training image(s) after verification, fewer than one batch of 2: add images')
     return max(2, min(bs, n_train // 4))
 
 def _finished(run, track):
     m = run/f'{track}_metrics.json'
     if m.exists() and (run/f'{track}_model.pth').exists(): return json.loads(m.read_text())
 
-# %% ../nbs/09_pipeline.ipynb 10
+# %% ../nbs/09_pipeline.ipynb 12
 def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64, seed=42, size=256, **kwargs):
     "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
     from foodcam.transfer import transfer_learner, fit_frozen, save_stage
@@ -72,7 +134,7 @@ def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64,
     learn = transfer_learner(dls, arch=arch, **_weights_kw(weights))
     tl = fit_frozen(learn, epochs)
     save_stage(learn, run/'frozen_model.pth')
-    return record_run(tl, run, 'frozen', arch=arch, weights=str(learn.weights_source), size=size)
+    return record_run(tl, run, 'frozen', setup_seconds=tl.dls.extract_seconds, arch=arch, weights=str(learn.weights_source), size=size)
 
 def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=32, seed=42, quick=False, size=256, **kwargs):
     "Everything unfrozen from the saved frozen stage, BN statistics frozen, discriminative LRs"
@@ -86,7 +148,7 @@ def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=3
     save_stage(learn, run/'finetune_model.pth')
     return record_run(learn, run, 'finetune', stages=['finetune'], arch=learn.arch, weights=str(learn.weights_source), size=size)
 
-# %% ../nbs/09_pipeline.ipynb 12
+# %% ../nbs/09_pipeline.ipynb 14
 def track_scratch32(data, run, epochs, bs=64, seed=42, size=32, **kwargs):
     "The CIFAR architecture trained from scratch on the dataset at 32x32"
     from foodcam.cifar import cifar_learner, save_cifar
@@ -123,7 +185,7 @@ def track_cifar32(data, run, epochs, cifar=None, bs=64, seed=42, size=32, **kwar
 
 TRACK_FNS = {'scratch32': track_scratch32, 'cifar32': track_cifar32}
 
-# %% ../nbs/09_pipeline.ipynb 13
+# %% ../nbs/09_pipeline.ipynb 15
 TRACK_FNS.update(frozen=track_frozen, finetune=track_finetune)
 
 def train_track(data, # dataset folder
@@ -140,16 +202,21 @@ def train_track(data, # dataset folder
                ) -> dict:
     "Train one track into the run folder, unless it is already finished; returns its metrics"
     if track not in TRACKS: raise ValueError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
-    run = prepare_run(data, run, seed)
-    if not force and (m := _finished(run, track)):
-        print(f"{track}: already trained in {run} (valid acc {m['valid_acc']:.3f}); pass force=True / --force to train again"); return m
-    epochs = epochs or BUDGETS[track][quick]
-    print(f'{track}: training {epochs} epochs into {run}')
-    size = size or (32 if track.endswith('32') else 256)
-    with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
-        return TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
+    check_dataset(data)  # a dataset that cannot be trained on fails here, before the run folder is touched
+    with run_lock(run or default_run(data)) as run:
+        run = prepare_run(data, run, seed)
+        if not force and (m := _finished(run, track)):
+            print(f"{track}: already trained in {run} (valid acc {m['valid_acc']:.3f}); pass force=True / --force to train again"); return m
+        epochs = epochs or BUDGETS[track][quick]
+        print(f'{track}: training {epochs} epochs into {run}')
+        size = size or (32 if track.endswith('32') else 256)
+        t0 = time.perf_counter()
+        with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
+            m = TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
+        log_stage(run, track, time.perf_counter() - t0)
+        return m
 
-# %% ../nbs/09_pipeline.ipynb 19
+# %% ../nbs/09_pipeline.ipynb 21
 def run_learner(run, # run folder
                 track: str|None=None, # which model; the best finished one if None
                 bs: int=32, # batch size
@@ -182,7 +249,7 @@ def _load_32(run, track, info, bs):
 
 LOADERS = {'frozen': _load_transfer, 'finetune': _load_transfer, 'scratch32': _load_32, 'cifar32': _load_32}
 
-# %% ../nbs/09_pipeline.ipynb 20
+# %% ../nbs/09_pipeline.ipynb 22
 def explain_run(run, # run folder with a finished track
                 track: str|None=None, # which model; the best finished one if None
                 n_faith: int=16, # validation images for the faithfulness table
@@ -192,8 +259,9 @@ def explain_run(run, # run folder with a finished track
     "Write CAM galleries, wrong predictions, top losses, confusion matrix, activations and faithfulness into `<run>/explain`"
     from foodcam.cam import CAMInterpretation, plot_activations
     from foodcam.explain import faithfulness, default_methods
-    run = Path(run); ex = run/'explain'; ex.mkdir(exist_ok=True)
-    learn, track = run_learner(run, track)
+    run = Path(run); t0 = time.perf_counter()
+    learn, track = run_learner(run, track)  # a folder that is not a run fails here, before anything is written
+    ex = run/'explain'; ex.mkdir(exist_ok=True)
     print(f'explaining {track} of {run}')
     interp = CAMInterpretation.from_learner(learn)
     figs = {'cam_correct.png': lambda f: interp.plot_correct(fname=f),
@@ -209,21 +277,28 @@ def explain_run(run, # run folder with a finished track
     df = faithfulness(learn.model, xb, methods=default_methods(learn.model, lime_samples=lime_samples), steps=steps, progress=False)
     df.index.name = 'method'; df.to_csv(ex/'faithfulness.csv'); (ex/'faithfulness.md').write_text(df.to_markdown() if _has_tabulate() else df.to_string())
     write_json(dict(track=track, n_valid=len(interp.targs), n_wrong=len(interp.wrong)), ex/'explain.json')
+    log_stage(run, 'explain', time.perf_counter() - t0)
     return out + [ex/'faithfulness.csv']
 
 def _has_tabulate():
     try: import tabulate; return True
     except ImportError: return False
 
-# %% ../nbs/09_pipeline.ipynb 23
+# %% ../nbs/09_pipeline.ipynb 25
 def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
     "The HTML report over `runs` (see `foodcam.report`)"
     from foodcam.report import build_report
-    return build_report(runs, fname)
+    runs = [Path(r) for r in ([runs] if isinstance(runs, (str, Path)) else runs)]
+    for r in runs:
+        if not r.is_dir(): raise FileNotFoundError(f'no run folder {r}: run `foodcam train DATASET --run {r}` first')
+        if not (r/'run.json').exists(): raise FileNotFoundError(f'{r} is not a foodcam run folder (no run.json): run `foodcam train DATASET --run {r}` first')
+    t0 = time.perf_counter(); rep = build_report(runs, fname)
+    log_stage(runs[0], 'report', time.perf_counter() - t0)
+    return rep
 
-# %% ../nbs/09_pipeline.ipynb 24
+# %% ../nbs/09_pipeline.ipynb 27
 DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
     'bibimbap': ['bibimbap', 'bibimbap bowl', 'korean bibimbap'],
     'green curry': ['thai green curry', 'green curry chicken', 'green curry dish'],
@@ -241,7 +316,7 @@ def online(host: str='duckduckgo.com', # host to reach
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 
-# %% ../nbs/09_pipeline.ipynb 25
+# %% ../nbs/09_pipeline.ipynb 28
 def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foodcam-demo')` if None
          run=None, # run folder; `default_run(data)` if None
          quick: bool=False, # laptop-CPU budgets
@@ -261,11 +336,13 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
     else:
         print('checking the dataset (a dry run: your files are not moved; `foodcam clean DATA` quarantines them)')
         clean(data, dry_run=True)
-    run = prepare_run(data, run, seed)
-    for t in tracks:
-        if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
-        train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed)
-    explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))
-    rep = report_runs([run])
+    check_dataset(data)
+    with run_lock(run or default_run(data)) as run:
+        run = prepare_run(data, run, seed)
+        for t in tracks:
+            if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
+            train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed)
+        explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))
+        rep = report_runs([run])
     print(f'report: {rep}  ({(time.time() - t0)/60:.1f} min)')
     return rep
