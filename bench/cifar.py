@@ -28,7 +28,8 @@ p.add_argument('--food-parts', default='scratch,transfer', help='which food3 run
 p.add_argument('--out', default=None, help='run folder (default cache_dir(runs, cifar32))')
 a = p.parse_args()
 if a.threads: torch.set_num_threads(a.threads)
-out = cache_dir('runs', 'cifar32') if a.out is None else a.out
+out = cache_dir('runs', 'cifar32') if a.out is None else Path(a.out)
+out.mkdir(parents=True, exist_ok=True)  # before the work: a 16-minute run once died saving into a missing --out
 widths = tuple(int(w) for w in a.widths.split(','))
 print(f'torch threads {torch.get_num_threads()}, widths {widths}, pool {a.pool}, bs {a.bs}, channels_last {a.channels_last}', flush=True)
 

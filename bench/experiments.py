@@ -14,6 +14,7 @@ p.add_argument('--out', default='bench/experiments_out')
 a = p.parse_args()
 data = Path(a.data) if a.data else test_data('food3')
 if data is None: raise SystemExit('no dataset: pass --data or set FOODCAM_TEST_DATA')
+Path(a.out).mkdir(parents=True, exist_ok=True)  # before the work, not at the end
 t0 = time.perf_counter()
 t = run_experiments(data, recipes=a.recipes.split(','), seeds=a.seeds, quick=not a.full, out=a.out)
 dt = time.perf_counter() - t0

@@ -294,6 +294,7 @@ def report_runs(runs: list, # run folders
     for r in runs:
         if not r.is_dir(): raise FileNotFoundError(f'no run folder {r}: run `foodcam train DATASET --run {r}` first')
         if not (r/'run.json').exists(): raise FileNotFoundError(f'{r} is not a foodcam run folder (no run.json): run `foodcam train DATASET --run {r}` first')
+    if fname: Path(fname).parent.mkdir(parents=True, exist_ok=True)  # `--out new/dir/report.html`
     t0 = time.perf_counter(); rep = build_report(runs, fname)
     log_stage(runs[0], 'report', time.perf_counter() - t0)
     return rep
