@@ -36,6 +36,8 @@ def prepare_run(data, # dataset folder
                ) -> Path:
     "Create the run folder with `run.json` and `samples.png` (once)"
     counts = check_dataset(data); run = Path(run or default_run(data)); run.mkdir(parents=True, exist_ok=True)
+    from fastai.torch_core import rank_distrib
+    if rank_distrib(): return run  # a data-parallel run (foodcam.distributed): only rank 0 writes
     if not (run/'run.json').exists():
         write_json(dict(dataset=str(Path(data).resolve()), classes=list(counts), counts=counts, seed=seed,
                         created=datetime.datetime.now().isoformat(timespec='seconds')), run/'run.json')
@@ -147,7 +149,10 @@ def train_track(data, # dataset folder
     print(f'{track}: training {epochs} epochs into {run}')
     size = size or (32 if track.endswith('32') else 256)
     with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
-        return TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
+        m = TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
+    from fastai.torch_core import distrib_barrier
+    distrib_barrier()  # a data-parallel run (foodcam.distributed): every rank waits until rank 0 has written the track
+    return m
 
 # %% ../nbs/09_pipeline.ipynb 19
 def run_learner(run, # run folder
