@@ -57,6 +57,8 @@ def prepare_run(data, # dataset folder
     "Create the run folder with `run.json` and `samples.png` (once); `excluded.csv` and the verification time every time"
     t0 = time.perf_counter(); counts = check_dataset(data); _, bad = verify_items(data); dt = time.perf_counter() - t0
     run = Path(run or default_run(data)); run.mkdir(parents=True, exist_ok=True)
+    from fastai.torch_core import rank_distrib
+    if rank_distrib(): return run  # a data-parallel run (foodcam.distributed): only rank 0 writes
     if not (run/'run.json').exists():
         write_json(dict(dataset=str(Path(data).resolve()), classes=list(counts), counts=counts, seed=seed,
                         created=datetime.datetime.now().isoformat(timespec='seconds')), run/'run.json')
@@ -92,6 +94,8 @@ def run_lock(run, # run folder (created if missing)
             ):
     "Hold `<run>/.lock` while writing `run`: a second process raises `RunLocked` at once; a dead holder's lock is taken over"
     run = Path(run); run.mkdir(parents=True, exist_ok=True); lock = run/'.lock'
+    from fastai.torch_core import rank_distrib
+    if rank_distrib(): yield run; return  # a data-parallel run (foodcam.distributed): rank 0 holds the lock for all ranks
     for _ in range(3):
         try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
         except FileExistsError:
@@ -214,7 +218,9 @@ def train_track(data, # dataset folder
         with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
             m = TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
         log_stage(run, track, time.perf_counter() - t0)
-        return m
+    from fastai.torch_core import distrib_barrier
+    distrib_barrier()  # a data-parallel run (foodcam.distributed): every rank waits until rank 0 has written the track
+    return m
 
 # %% ../nbs/09_pipeline.ipynb 21
 def run_learner(run, # run folder

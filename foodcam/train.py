@@ -170,6 +170,8 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
                **meta, # anything else JSON-able (epochs, accuracy, ...)
               ) -> Path:
     "Save weights with their architecture and classes, atomically"
+    from fastai.torch_core import rank_distrib
+    if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tmp = fname.with_name(f'.{fname.name}.tmp{os.getpid()}')
@@ -205,6 +207,8 @@ def load_model(fname, # checkpoint written by `save_model`
 # %% ../nbs/03_train.ipynb 28
 def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
+    from fastai.torch_core import rank_distrib
+    if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
     tmp = fname.with_name(f'.{fname.name}.tmp{os.getpid()}')
     tmp.write_text(json.dumps(obj, indent=1, default=str)); os.replace(tmp, fname)
@@ -224,6 +228,7 @@ def record_run(learn: Learner, # a learner trained with `EpochCurves`
     m = dict(name=name, valid_acc=last['valid_acc'], valid_loss=last['valid_loss'], epochs=len(rows),
              seconds=setup_seconds + sum(r['seconds'] for r in rows), setup_seconds=setup_seconds, train_img_per_s=sum(r['train_img_per_s'] for r in rows)/len(rows),
              classes=list(map(str, learn.dls.vocab)), curves=rows, **extra)
-    fig = plot_curves(rows, out_dir/f'{name}_curves.png', title=name); plt.close(fig)
+    from fastai.torch_core import rank_distrib
+    if not rank_distrib(): fig = plot_curves(rows, out_dir/f'{name}_curves.png', title=name); plt.close(fig)
     write_json(m, out_dir/f'{name}_metrics.json')
     return m

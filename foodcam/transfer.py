@@ -166,11 +166,16 @@ def cached_features(learn: Learner, # a transfer learner
     "`extract_features(learn, dl)`, from the disk cache when the same body has seen the same files before"
     key = features_key(learn, dl, view) if cache else None
     fn = cache_dir('features')/f'{learn.arch}-{view}-{key}.pt' if key else None
+    from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
+    rank, dist = rank_distrib(), fn is not None and num_distrib() > 1  # a data-parallel run (foodcam.distributed):
+    if dist and rank: distrib_barrier()  # the other ranks wait for rank 0 to write the file, then read it
     if fn is not None and fn.exists():
-        d = torch.load(fn, weights_only=True); return d['x'], d['y']
-    x, y = extract_features(learn, dl)
-    if fn is not None:
-        tmp = fn.with_name(f'.{fn.name}.tmp{os.getpid()}'); torch.save({'x': x, 'y': y}, tmp); os.replace(tmp, fn)
+        d = torch.load(fn, weights_only=True); x, y = d['x'], d['y']
+    else:
+        x, y = extract_features(learn, dl)
+        if fn is not None and not rank:
+            tmp = fn.with_name(f'.{fn.name}.tmp{os.getpid()}'); torch.save({'x': x, 'y': y}, tmp); os.replace(tmp, fn)
+    if dist and not rank: distrib_barrier()
     return x, y
 
 # %% ../nbs/06_transfer.ipynb 23
