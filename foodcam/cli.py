@@ -169,7 +169,9 @@ def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default
              quick: Param('laptop-CPU budgets', store_true)=False,
              weights: Param('backbone weights file (Keras Xception .keras/.h5, or .pth/.safetensors)', str)=None,
              cifar: Param('CIFAR model .pth or CIFAR-10 data for the cifar32 track', str)=None,
-             arch: Param('timm backbone of the 256px tracks', str)='legacy_xception'):
+             arch: Param('timm backbone of the 256px tracks', str)='legacy_xception',
+             epochs: Param('epochs of every track, for a smoke test (default: the budgets)', int)=None,
+             size: Param('image side of the 256px tracks, for a smoke test (default 256)', int)=None):
     "The whole job: (scrape) -> clean -> 32px tracks -> frozen Xception -> fine-tune -> explain -> report"
     from foodcam.pipeline import demo
-    demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch)
+    demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size)
