@@ -18,13 +18,17 @@ p.add_argument('--out', default=None, help='also write the tables as JSON here')
 a = p.parse_args()
 t0 = time.time(); d = Path(a.data)
 set_seed(42); learn = transfer_learner(food_dls(d/'food3', size=256, bs=64, seed=42), arch=a.arch)
-fit_frozen(learn, a.epochs)
+fit_frozen(learn, a.epochs, cbs=[])
+learn.create_mbar = False
 print(f'frozen {a.arch}: valid acc {learn.curves[-1]["valid_acc"]:.3f} ({time.time()-t0:.0f}s)')
 unk = {'other food': image_files(d/'ood-dev'), 'cifar10': image_files(d/'cifar10-jpg.tgz', n=a.n_cifar)}
 methods = {'msp': MSP(), 'energy': Energy(), 'mahalanobis': Mahalanobis(), 'mahalanobis (L2-norm)': Mahalanobis(normalize=True),
            'knn k=1': KNN(1), 'knn k=5': KNN(5), 'knn k=10': KNN(10), 'knn k=50': KNN(50)}
 df, outs = food_openset_table(learn, unk, methods)
-print(df.round(3).to_markdown() if hasattr(df, 'to_markdown') else df.round(3).to_string())
+cols = list(df.columns)
+print('| method | ' + ' | '.join(f'{m.upper() if m == "auroc" else "FPR@95TPR"} {u}' for m, u in cols) + ' |')
+print('|---|' + '---|' * len(cols))
+for k, r in df.iterrows(): print(f'| {k} | ' + ' | '.join(f'{r[c]:.3f}' for c in cols) + ' |')
 print(f'{time.time()-t0:.0f}s total')
 if a.out:
     torch.save(outs, Path(a.out).with_suffix('.pt'))

@@ -11,7 +11,7 @@ import foodcam
 
 # %% auto 0
 __all__ = ['COMMANDS', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes', 'scrape_cmd', 'clean_cmd',
-           'train_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd']
+           'train_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
 
 # %% ../nbs/12_cli.ipynb 5
 COMMANDS = {}
@@ -175,3 +175,55 @@ def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default
     "The whole job: (scrape) -> clean -> 32px tracks -> frozen Xception -> fine-tune -> explain -> report"
     from foodcam.pipeline import demo
     demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size)
+
+# %% ../nbs/12_cli.ipynb 22
+@command('predict')
+@call_parse
+def predict_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),
+                inputs: Param('image files, folders (searched recursively) or globs', str, nargs='+'),
+                out: Param('output table, .csv or .json', str)='predictions.csv',
+                cam: Param('folder for one CAM overlay PNG per image', str)=None,
+                topk: Param('classes in the top-k column', int)=3,
+                bs: Param('images per batch', int)=32,
+                track: Param('run folders: which model (default: the best finished one)', str)=None):
+    "Label photos with a trained model: a CSV/JSON row per photo (label, probability, top-k, unknown, error)"
+    from foodcam.predict import load_classifier, expand_inputs, predictions_table, write_table, cam_overlay
+    if Path(out).suffix.lower() not in ('.csv', '.json'): raise UserError(f'--out {out}: use a .csv or .json file name')
+    files = expand_inputs(inputs)
+    if not files: raise UserError(f'no images found in {" ".join(inputs)}')
+    clf = load_classifier(model, track)
+    preds = clf.predict_batch(files, bs=bs, cam=cam is not None, progress=True)
+    write_table(predictions_table(files, preds, topk), out)
+    if cam:
+        d = Path(cam); d.mkdir(parents=True, exist_ok=True)
+        for i, (f, p) in enumerate(zip(files, preds)):
+            if p.error is None: cam_overlay(f, p.cam, clf.size).save(d/f'{i:05d}_{Path(f).stem}_{p.label}.png')
+    ok = [p for p in preds if p.error is None]
+    print(f'{len(ok)} of {len(files)} photos predicted ({sum(bool(p.unknown) for p in ok)} unknown, {len(files) - len(ok)} errors): {out}')
+    return 0 if ok else 1
+
+
+# %% ../nbs/12_cli.ipynb 23
+@command('export')
+@call_parse
+def export_cmd(run: Param('run folder written by foodcam train', str),
+               out: Param('destination .safetensors (its JSON metadata is written beside it)', str),
+               onnx: Param('also write the model as ONNX (logits, CAMs and features)', store_true)=False,
+               track: Param('which model (default: the best finished one)', str)=None):
+    "Export a run's model as one portable file: safetensors weights + JSON metadata (and ONNX)"
+    from foodcam.predict import export_classifier
+    if not (Path(run)/'run.json').exists(): raise UserError(f'{run} is not a foodcam run folder (no run.json): run `foodcam train DATASET` first')
+    for f in export_classifier(run, out, track, onnx=onnx): print(f)
+
+
+# %% ../nbs/12_cli.ipynb 24
+@command('app')
+@call_parse
+def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),
+            port: Param('port of the local web page', int)=7860,
+            host: Param('address to listen on (0.0.0.0 to share on the network)', str)='127.0.0.1',
+            track: Param('run folders: which model (default: the best finished one)', str)=None):
+    "Serve a local web page: drop a photo, see its label, probabilities, unknown flag and CAM"
+    from foodcam.app import serve
+    serve(model, host=host, port=port, track=track)
+

@@ -21,7 +21,7 @@ from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, pooled_output
 __all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'fit_run_unknown',
            'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
            'load_learner_safe', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session', 'cam_overlay',
-           'predictions_table', 'write_table']
+           'predictions_table', 'write_table', 'expand_inputs']
 
 # %% ../nbs/14_predict.ipynb 5
 def open_image(item, # a file path, URL, bytes, PIL image or HxWx3 array (uint8, or float in 0..1)
@@ -72,9 +72,9 @@ class Classifier:
         "(logits, pooled features, CAMs (N, h, w) or None), all float32 on the CPU"
         xb = ((xb.to(self.device) - self.mean) / self.std)
         body, head = self.model[0], self.model[1]
-        with torch.inference_mode(), autocast(self.device, self.bf16):
-            maps = body(xb); f = head[1](head[0](maps)); logits = head.fc(f)
-            logits, f = logits.float(), f.float()
+        with torch.inference_mode():
+            with autocast(self.device, self.bf16): maps = body(xb); f = head[1](head[0](maps)); logits = head.fc(f)
+            logits, f = logits.float(), f.float()  # the CAM in fp32, outside autocast (which would make einsum bf16)
             cm = torch.einsum('nchw,nc->nhw', maps.float(), head.fc.weight.float()[logits.argmax(1)]) if cams else None
         return logits.cpu(), f.cpu(), (cm.cpu() if cm is not None else None)
 
@@ -360,3 +360,18 @@ def write_table(rows: list, # dicts
             w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['file']); w.writeheader(); w.writerows(rows)
     else: raise ValueError(f'--out {out}: use a .csv or .json file name')
     return out
+
+# %% ../nbs/14_predict.ipynb 38
+def expand_inputs(inputs: list, # files, folders or glob patterns
+                 ) -> list:
+    "The image files `inputs` name, in order, without duplicates"
+    import glob
+    from foodcam.scrape import IMAGE_EXTS
+    out = []
+    for s in inputs:
+        p = Path(s)
+        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not any(q.startswith(('.', '_')) for q in f.relative_to(p).parts[:-1]))
+        elif p.exists(): out.append(p)
+        elif any(c in s for c in '*?['): out += sorted(Path(f) for f in glob.glob(s, recursive=True) if Path(f).is_file())
+        else: out.append(p)
+    return list(dict.fromkeys(out))
