@@ -4,11 +4,12 @@
 
 # %% ../nbs/17_distributed.ipynb 2
 from __future__ import annotations
-import datetime, os, sys, contextlib
+import datetime, json, os, sys, contextlib
+import numpy as np
 from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from fastcore.basics import patch
+from fastcore.basics import patch, store_attr
 from fastcore.script import anno_parser
 from fastai.learner import Learner, defaults
 from fastai.callback.core import Callback
@@ -18,11 +19,12 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from accelerate.utils import DistributedDataParallelKwargs
 from .core import bf16_supported
-from .train import BF16, EpochCurves
+from .train import BF16, EpochCurves, write_json
+from .transfer import extract_features
 
 # %% auto 0
 __all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'cuda_settings', 'GPUReady', 'init_distributed', 'distributed',
-           'train_distributed', 'main']
+           'train_distributed', 'main', 'stream_features']
 
 # %% ../nbs/17_distributed.ipynb 5
 class AnyDeviceDL(DistributedDL):
@@ -132,3 +134,35 @@ def main():
 
 # %% ../nbs/17_distributed.ipynb 22
 if __name__ == '__main__' and Path(sys.argv[0]).stem == 'distributed': main()  # `python -m foodcam.distributed`, not the notebook
+
+# %% ../nbs/17_distributed.ipynb 28
+class _Part:
+    "Items `a:b` of an indexable dataset"
+    def __init__(self, ds, a: int, b: int): store_attr()
+    def __len__(self): return self.b - self.a
+    def __getitem__(self, i): return self.ds[self.a + i]
+
+def stream_features(learn: Learner, # a transfer learner; its body and pooling are used
+                    dl, # an unshuffled fastai DataLoader of (image, label), e.g. `dls.test_dl(files, with_labels=True)`
+                    folder, # where x.npy, y.npy and progress.json go
+                    chunk: int=1024, # images per chunk: the unit of memory and of resuming
+                    num_workers: int|None=None, # decoding worker processes; `dl`'s if None
+                   ) -> tuple:
+    "Pooled features of `dl` (N x C float32, labels N) streamed into memory-mapped `.npy` files by chunk, resumable; returns read-only memmaps"
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True); pf = folder/'progress.json'
+    n, c = len(dl.dataset), learn.model[0].num_features
+    prog = json.loads(pf.read_text()) if pf.exists() else {}
+    if {k: prog.get(k) for k in ('n', 'c', 'chunk')} != dict(n=n, c=c, chunk=chunk):  # new, or another dataset/body/chunking: start again
+        prog = dict(n=n, c=c, chunk=chunk, done=[])
+        for f, dt, shape in (('x', np.float32, (n, c)), ('y', np.int64, (n,))): np.lib.format.open_memmap(folder/f'{f}.npy', 'w+', dt, shape).flush()
+        write_json(prog, pf)
+    x, y = np.load(folder/'x.npy', mmap_mode='r+'), np.load(folder/'y.npy', mmap_mode='r+')
+    nw = getattr(dl, 'num_workers', 0) if num_workers is None else num_workers
+    for k, a in enumerate(range(0, n, chunk)):
+        if k in prog['done']: continue
+        b = min(n, a + chunk)
+        xs, ys = extract_features(learn, dl.new(dataset=_Part(dl.dataset, a, b), shuffle=False, drop_last=False, num_workers=nw))
+        x[a:b], y[a:b] = xs.flatten(1).numpy(), ys.numpy(); x.flush(); y.flush()
+        prog['done'].append(k); write_json(prog, pf)
+    del x, y
+    return np.load(folder/'x.npy', mmap_mode='r'), np.load(folder/'y.npy', mmap_mode='r')
