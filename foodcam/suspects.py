@@ -14,7 +14,7 @@ from .data import food_items, food_splitter, food_dls, load_rgb
 from .scrape import quarantine, _move, _append_log, _groups
 
 # %% auto 0
-__all__ = ['OFFTOPIC', 'KINDS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
+__all__ = ['OFFTOPIC', 'KINDS', 'REASONS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
            'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects',
            'make_suspect_dataset', 'apply_suspects', 'SuspectReviewer']
 
@@ -190,6 +190,7 @@ def near_duplicates(x: np.ndarray, # N x C features
 
 # %% ../nbs/16_suspects.ipynb 17
 KINDS = ('off_topic', 'label', 'duplicate')  # review order within a rank: quarantine, relabel, drop
+REASONS = {'off_topic': 'off_topic', 'label': 'mislabelled', 'duplicate': 'near_duplicate'}  # `_quarantine/<reason>/` of a quarantined suspect
 
 class Suspects:
     "The suspect photos of a dataset: `df` has one row per proposed fix, in review order; `images` the scores of every image; `pairs` the near duplicates"
@@ -322,7 +323,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
         if r.action == 'relabel':
             m = dict(src=r.file, dst=f'{r.proposed}/{src.name}', reason='relabel', label=r.label, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
             _move(src, path/m['dst']); (path/'_quarantine').mkdir(exist_ok=True); _append_log(path/'_quarantine'/'log.csv', m)
-        else: m = quarantine(path, [src], 'off_topic' if r.kind == 'off_topic' else 'near_duplicate')[0]
+        else: m = quarantine(path, [src], REASONS[r.kind])[0]  # a label suspect with action 'quarantine': no class fits
         done.add(r.file); log.append(m)
     c = pd.Series([m['reason'] for m in log]).value_counts().to_dict() if log else {}
     print(f'applied {len(log)} fixes {c}; `undo_clean` (or `foodcam clean --undo`) restores them' if log else 'nothing to apply')
