@@ -116,7 +116,7 @@ def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
                top: Param('suspects to show (and to apply with --apply)', int)=30,
                weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
                arch: Param('timm backbone', str)='legacy_xception',
-               out: Param('CSV of every suspect (default runs/<dataset name>/suspects.csv)', str)=None):
+               out: Param('folder for suspects.csv and suspects.png (default runs/<dataset name>)', str)=None):
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset; --apply fixes them (undoably)"
     from foodcam.suspects import find_suspects, apply_suspects
     from foodcam.pipeline import default_run
@@ -124,7 +124,7 @@ def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
     s = find_suspects(p, arch=arch, weights=weights)
-    print(s.summary(top)); print(f'table: {s.to_csv(out or default_run(p)/"suspects.csv")}')
+    print(s.summary(top)); print(f'table: {s.save(out or default_run(p))[0]}')
     if apply: apply_suspects(p, s, top=top)
 
 # %% ../nbs/12_cli.ipynb 17

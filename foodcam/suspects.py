@@ -305,6 +305,16 @@ def show(self: Suspects, n: int=12, # suspects to draw
     if fname: fig.savefig(fname, dpi=80, bbox_inches='tight')
     return fig
 
+@patch
+def save(self: Suspects, folder, # e.g. the run folder: the report shows what it finds there
+         n: int=12, # suspects in the picture
+        ) -> list:
+    "Write `suspects.csv` (every suspect) and `suspects.png` (the first `n`) into `folder`"
+    import matplotlib.pyplot as plt
+    folder = Path(folder); csv = self.to_csv(folder/'suspects.csv'); out = [csv]
+    if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
+    return out
+
 # %% ../nbs/16_suspects.ipynb 26
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`

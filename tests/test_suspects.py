@@ -11,13 +11,13 @@ def snap(p): return {f.relative_to(p).as_posix(): hashlib.sha1(f.read_bytes()).h
 
 def test_review_lists_applies_and_undoes(tmp_path):
     path = make_suspect_dataset(tmp_path/'shapes', n=8)['path']; before = snap(path)
-    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '5', '--out', tmp_path/'s.csv', cwd=tmp_path)
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '5', '--out', tmp_path/'run', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'suspects in 26 photos' in r.stdout and 'table:' in r.stdout, r.stdout
-    rows = list(csv.DictReader((tmp_path/'s.csv').open()))
+    rows = list(csv.DictReader((tmp_path/'run'/'suspects.csv').open()))
     assert rows and set(rows[0]) >= {'file', 'kind', 'action', 'score', 'label', 'proposed', 'other'}
     assert snap(path) == before  # listing moves nothing
-    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--out', tmp_path/'s.csv', cwd=tmp_path)
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--out', tmp_path/'run', cwd=tmp_path)
     assert r.returncode == 0 and 'applied' in r.stdout, (r.stdout, r.stderr)
     assert snap(path) != before
     r = run('clean', path, '--undo')
