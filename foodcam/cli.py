@@ -11,7 +11,7 @@ import foodcam
 
 # %% auto 0
 __all__ = ['COMMANDS', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes', 'scrape_cmd', 'clean_cmd',
-           'train_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
+           'review_cmd', 'train_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
 
 # %% ../nbs/12_cli.ipynb 5
 COMMANDS = {}
@@ -108,7 +108,26 @@ def clean_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
     clean(p, min_size=min_size, dry_run=dry_run, undo=undo)
 
-# %% ../nbs/12_cli.ipynb 16
+# %% ../nbs/12_cli.ipynb 15
+@command('review')
+@call_parse
+def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
+               apply: Param('apply the fixes of the first --top suspects (undo: foodcam clean --undo)', store_true)=False,
+               top: Param('suspects to show (and to apply with --apply)', int)=30,
+               weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
+               arch: Param('timm backbone', str)='legacy_xception',
+               out: Param('folder for suspects.csv and suspects.png (default runs/<dataset name>)', str)=None):
+    "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset; --apply fixes them (undoably)"
+    from foodcam.suspects import find_suspects, apply_suspects
+    from foodcam.pipeline import default_run
+    p = Path(dataset)
+    if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
+    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+    s = find_suspects(p, arch=arch, weights=weights)
+    print(s.summary(top)); print(f'table: {s.save(out or default_run(p))[0]}')
+    if apply: apply_suspects(p, s, top=top)
+
+# %% ../nbs/12_cli.ipynb 17
 @command('train')
 @call_parse
 def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
@@ -131,7 +150,7 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     m = train_track(dataset, track, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, force=force)
     print(f"{track}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
 
-# %% ../nbs/12_cli.ipynb 17
+# %% ../nbs/12_cli.ipynb 18
 def _recipes(dataset, recipe, run, seeds, quick, seed):
     "`foodcam train --recipe`: the experiment table of `foodcam.experiments` into the run folder"
     from foodcam.experiments import run_experiments, RECIPES
@@ -142,7 +161,7 @@ def _recipes(dataset, recipe, run, seeds, quick, seed):
     df = run_experiments(dataset, recipes=names, seeds=seeds, quick=quick, out=out, seed=seed)
     print(df.to_string()); print(f'table: {out/"experiments.csv"}')
 
-# %% ../nbs/12_cli.ipynb 18
+# %% ../nbs/12_cli.ipynb 19
 @command('explain')
 @call_parse
 def explain_cmd(run: Param('run folder written by foodcam train', str),
@@ -152,7 +171,7 @@ def explain_cmd(run: Param('run folder written by foodcam train', str),
     from foodcam.pipeline import explain_run
     for f in explain_run(run, track, n_faith=n_faith): print(f)
 
-# %% ../nbs/12_cli.ipynb 19
+# %% ../nbs/12_cli.ipynb 20
 @command('report')
 @call_parse
 def report_cmd(runs: Param('run folders', str, nargs='+'),
@@ -161,7 +180,7 @@ def report_cmd(runs: Param('run folders', str, nargs='+'),
     from foodcam.pipeline import report_runs
     print(report_runs(runs, out))
 
-# %% ../nbs/12_cli.ipynb 20
+# %% ../nbs/12_cli.ipynb 21
 @command('demo')
 @call_parse
 def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default classes (needs internet)', str)=None,
@@ -176,7 +195,7 @@ def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default
     from foodcam.pipeline import demo
     demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size)
 
-# %% ../nbs/12_cli.ipynb 22
+# %% ../nbs/12_cli.ipynb 23
 @command('predict')
 @call_parse
 def predict_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),
@@ -203,7 +222,7 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
     return 0 if ok else 1
 
 
-# %% ../nbs/12_cli.ipynb 23
+# %% ../nbs/12_cli.ipynb 24
 @command('export')
 @call_parse
 def export_cmd(run: Param('run folder written by foodcam train', str),
@@ -216,7 +235,7 @@ def export_cmd(run: Param('run folder written by foodcam train', str),
     for f in export_classifier(run, out, track, onnx=onnx): print(f)
 
 
-# %% ../nbs/12_cli.ipynb 24
+# %% ../nbs/12_cli.ipynb 25
 @command('app')
 @call_parse
 def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),

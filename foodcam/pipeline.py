@@ -356,6 +356,10 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
         for t in tracks:
             if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
             train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, epochs=epochs, size=None if t.endswith('32') else size)
+            if t == 'frozen':  # suspect photos on the same (cached) features: reported and saved in the run, nothing moves
+                from foodcam.suspects import find_suspects
+                try: s = find_suspects(data, arch=arch, weights=weights, seed=seed); s.save(run); print(s.summary(5) + f'\nreview and fix them: foodcam review {data}')
+                except ValueError as e: print(f'suspect photos: skipped ({e})')
         explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))
         rep = report_runs([run])
     print(f'report: {rep}  ({(time.time() - t0)/60:.1f} min)')

@@ -1,0 +1,30 @@
+"`foodcam review` as users run it: a subprocess on a small synthetic dataset with planted problems (random resnet18 body: no weights needed)."
+import csv, hashlib, os, subprocess, sys
+from pathlib import Path
+from foodcam.suspects import make_suspect_dataset
+
+def run(*args, cwd=None, timeout=600):
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'FOODCAM_OFFLINE': '1'}
+    return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+
+def snap(p): return {f.relative_to(p).as_posix(): hashlib.sha1(f.read_bytes()).hexdigest() for f in p.rglob('*') if f.is_file()}
+
+def test_review_lists_applies_and_undoes(tmp_path):
+    path = make_suspect_dataset(tmp_path/'shapes', n=8)['path']; before = snap(path)
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '5', '--out', tmp_path/'run', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'suspects in 26 photos' in r.stdout and 'table:' in r.stdout, r.stdout
+    rows = list(csv.DictReader((tmp_path/'run'/'suspects.csv').open()))
+    assert rows and set(rows[0]) >= {'file', 'kind', 'action', 'score', 'label', 'proposed', 'other'}
+    assert snap(path) == before  # listing moves nothing
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--out', tmp_path/'run', cwd=tmp_path)
+    assert r.returncode == 0 and 'applied' in r.stdout, (r.stdout, r.stderr)
+    assert snap(path) != before
+    r = run('clean', path, '--undo')
+    assert r.returncode == 0, r.stderr
+    assert snap(path) == before  # byte for byte, no log left
+
+def test_review_bad_arguments(tmp_path):
+    for args, msg in [((tmp_path/'missing',), 'no dataset folder'), ((tmp_path, '--weights', tmp_path/'w.h5'), 'no weights file')]:
+        r = run('review', *args)
+        assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
