@@ -372,6 +372,6 @@ def expand_inputs(inputs: list, # files, folders or glob patterns
         p = Path(s)
         if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not any(q.startswith(('.', '_')) for q in f.relative_to(p).parts[:-1]))
         elif p.exists(): out.append(p)
-        elif any(c in s for c in '*?['): out += sorted(Path(f) for f in glob.glob(s, recursive=True) if Path(f).is_file())
+        elif any(c in str(s) for c in '*?['): out += sorted(Path(f) for f in glob.glob(str(s), recursive=True) if Path(f).is_file())
         else: out.append(p)
     return list(dict.fromkeys(out))

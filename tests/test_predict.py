@@ -58,8 +58,8 @@ def test_predict_folder_with_broken_file(trained, tmp_path):
     assert '6 of 7 photos predicted' in r.stdout
     r = foodcam('predict', trained['run'], imgs/'b'/'broken.jpg', '--out', tmp_path/'p.json')
     assert r.returncode == 1 and json.loads((tmp_path/'p.json').read_text())[0]['error']
-    r = foodcam('predict', trained['run'], tmp_path/'nothing_here')
-    assert r.returncode == 1 and 'Traceback' not in r.stderr
+    r = foodcam('predict', trained['run'], tmp_path/'nothing_here', '--out', tmp_path/'none.csv')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and 'nothing_here' in (tmp_path/'none.csv').read_text()
 
 def test_export_safetensors_and_onnx_round_trip(trained, tmp_path):
     r = foodcam('export', trained['run'], tmp_path/'m.safetensors', '--onnx')
