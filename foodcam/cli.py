@@ -190,10 +190,12 @@ def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default
              cifar: Param('CIFAR model .pth or CIFAR-10 data for the cifar32 track', str)=None,
              arch: Param('timm backbone of the 256px tracks', str)='legacy_xception',
              epochs: Param('epochs of every track, for a smoke test (default: the budgets)', int)=None,
-             size: Param('image side of the 256px tracks, for a smoke test (default 256)', int)=None):
+             size: Param('image side of the 256px tracks, for a smoke test (default 256)', int)=None,
+             ood: Param('folder of photos of none of the classes: measure the unknown detector on them (report section)', str)=None):
     "The whole job: (scrape) -> clean -> 32px tracks -> frozen Xception -> fine-tune -> explain -> report"
     from foodcam.pipeline import demo
-    demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size)
+    if ood and not Path(ood).is_dir(): raise UserError(f'no folder {ood}: --ood takes a folder of photos of none of the classes')
+    demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size, ood=ood)
 
 # %% ../nbs/12_cli.ipynb 23
 @command('predict')

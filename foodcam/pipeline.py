@@ -8,7 +8,7 @@ import json, os, csv, io, time, datetime
 from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
-import torch, matplotlib.pyplot as plt
+import numpy as np, torch, matplotlib.pyplot as plt
 from fastcore.basics import store_attr
 from .core import set_seed, cache_dir, freed_memory_reused
 from .train import record_run, write_json, read_meta
@@ -18,7 +18,7 @@ from .data import food_dls, food_items, verify_items, exclusion_summary
 __all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run',
            'log_stage', 'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen', 'track_finetune',
            'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'run_learner', 'explain_run',
-           'report_runs', 'online', 'demo']
+           'plot_unknown', 'check_unknown', 'report_runs', 'online', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
 TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
@@ -295,6 +295,57 @@ def _has_tabulate():
     except ImportError: return False
 
 # %% ../nbs/09_pipeline.ipynb 25
+def plot_unknown(clf, # a `foodcam.predict.Classifier` with an unknown detector
+                 files: list, # photos of none of its classes
+                 fname=None, # save the figure here
+                 ncols: int=4, # photos per row
+                ):
+    "Photos of none of the classes with their CAM: green title if flagged unknown, red if taken for a class"
+    import math
+    from foodcam.predict import cam_overlay
+    preds = clf.predict_batch(files, cam=True)
+    nr = math.ceil(len(files) / ncols)
+    fig, axs = plt.subplots(nr, ncols, figsize=(2.6 * ncols, 3.2 * nr), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for ax, f, p in zip(axs.flat, files, preds):
+        if p.error: ax.set_title('unreadable', fontsize=9); continue
+        ax.imshow(cam_overlay(f, p.cam, 192))
+        t = f'flagged: none of these\n(top {p.label} {p.probability:.0%})' if p.unknown else f'taken for {p.label}\n({p.probability:.0%})'
+        ax.set_title(t, fontsize=9, color='green' if p.unknown else 'red')
+    fig.suptitle('Photos of none of the classes: green = flagged unknown, red = taken for a class (CAM of the top class)', fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    if fname: fig.savefig(fname, dpi=80, bbox_inches='tight')
+    return fig
+
+def check_unknown(run, # run folder with a finished track
+                  ood, # folder of photos of none of the run's classes
+                  track: str|None=None, # which model; the best finished one if None
+                  n: int=400, # at most this many photos of `ood` (evenly spread) in the table
+                  n_fig: int=8, # photos in the figure
+                 ) -> dict:
+    "AUROC and FPR@95TPR of every unknown score on `ood` (`<run>/unknown.csv`), the detector's rate (`unknown.json`) and a figure (`unknown.png`)"
+    from foodcam.openset import learner_outputs, compare_openset, image_files
+    from foodcam.predict import fit_run_unknown, load_run, write_table
+    run = Path(run); t0 = time.perf_counter()
+    files = image_files(ood, n=n) if Path(ood).exists() else []
+    if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
+    learn, track = run_learner(run, track)
+    if not (run/f'{track}_unknown.safetensors').exists(): fit_run_unknown(run, track)
+    dls = learn.dls
+    tr = (*learner_outputs(learn, dls.train.items, 'train'), torch.tensor([dls.vocab.o2i[Path(f).parent.name] for f in dls.train.items]))
+    un = learner_outputs(learn, files, 'unknown')
+    df = compare_openset(tr, learner_outputs(learn, dls.valid.items, 'valid'), {'ood': un})
+    clf = load_run(run, track); det = clf.unknown
+    rows = [dict(method=m, auroc=round(float(df.loc[m, ('auroc', 'ood')]), 4), fpr95=round(float(df.loc[m, ('fpr95', 'ood')]), 4),
+                 used='yes' if m == det.method else '') for m in df.index]
+    write_table(rows, run/'unknown.csv')
+    plt.close(plot_unknown(clf, [files[i] for i in sorted(set(np.linspace(0, len(files) - 1, min(n_fig, len(files))).round().astype(int)))], run/'unknown.png'))
+    info = dict(ood=str(Path(ood).resolve()), n=len(files), track=track, method=det.method, threshold=det.threshold, keep=det.keep,
+                flagged=round(float(det.is_unknown(*un).float().mean()), 4), seconds=round(time.perf_counter() - t0, 2))
+    write_json(info, run/'unknown.json'); log_stage(run, 'ood', info['seconds'])
+    return info
+
+# %% ../nbs/09_pipeline.ipynb 29
 def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
@@ -309,7 +360,7 @@ def report_runs(runs: list, # run folders
     log_stage(runs[0], 'report', time.perf_counter() - t0)
     return rep
 
-# %% ../nbs/09_pipeline.ipynb 27
+# %% ../nbs/09_pipeline.ipynb 31
 DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
     'bibimbap': ['bibimbap', 'bibimbap bowl', 'korean bibimbap'],
     'green curry': ['thai green curry', 'green curry chicken', 'green curry dish'],
@@ -327,7 +378,19 @@ def online(host: str='duckduckgo.com', # host to reach
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 
-# %% ../nbs/09_pipeline.ipynb 28
+# %% ../nbs/09_pipeline.ipynb 32
+def _demo_unknown(run, tracks, ood):
+    "The unknown detector of the last 256px track, and its measurement on `ood` if given"
+    from foodcam.predict import fit_run_unknown
+    if not tracks or not _finished(run, tracks[-1]): return
+    t0 = time.perf_counter()
+    try: det = fit_run_unknown(run, tracks[-1]); print(f'unknown detector: {det.method}, keeps {det.keep:.0%} of the validation photos')
+    except (FileNotFoundError, ValueError) as e: print(f'unknown detector: skipped ({e})'); return
+    log_stage(run, 'unknown', time.perf_counter() - t0)
+    if ood is None: print('unknown photos: pass --ood DIR (photos of none of the classes) to measure the detector on them'); return
+    info = check_unknown(run, ood, tracks[-1])
+    print(f"unknown photos: {info['flagged']:.0%} of {info['n']} photos in {ood} flagged as none of these; table {run/'unknown.csv'}")
+
 def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foodcam-demo')` if None
          run=None, # run folder; `default_run(data)` if None
          quick: bool=False, # laptop-CPU budgets
@@ -338,6 +401,7 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
          seed: int=42, # seed of the split and the training
          epochs: int|None=None, # epochs of every track (smoke tests); the budgets if None
          size: int|None=None, # image side of the 256px tracks (smoke tests); 256 if None
+         ood=None, # folder of photos of none of the classes: measure the unknown detector on them (`check_unknown`)
         ) -> Path:
     "The whole job: (scrape) -> clean -> tracks -> explain -> report; returns the report's path"
     from foodcam.core import data_dir
@@ -360,6 +424,7 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
                 from foodcam.suspects import find_suspects
                 try: s = find_suspects(data, arch=arch, weights=weights, seed=seed); s.save(run); print(s.summary(5) + f'\nreview and fix them: foodcam review {data}')
                 except ValueError as e: print(f'suspect photos: skipped ({e})')
+        _demo_unknown(run, [t for t in tracks if not t.endswith('32')], ood)
         explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))
         rep = report_runs([run])
     print(f'report: {rep}  ({(time.time() - t0)/60:.1f} min)')
