@@ -5,12 +5,13 @@
 # %% ../nbs/11_report.ipynb 2
 from __future__ import annotations
 import base64, csv, html, json, datetime
+from collections import Counter
 from pathlib import Path
 import foodcam
 
 # %% auto 0
-__all__ = ['TRACKS', 'EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'build_report',
-           'find_chromium', 'browser_check']
+__all__ = ['TRACKS', 'EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'SUSPECT_KINDS', 'img_tag', 'table_html', 'read_csv', 'run_parts',
+           'suspects_html', 'unknown_html', 'build_report', 'find_chromium', 'browser_check']
 
 # %% ../nbs/11_report.ipynb 5
 TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
@@ -22,9 +23,10 @@ EXPLAIN_FIGS = { # file in <run>/explain -> (section id, caption)
     'confusion.png': ('confusion', 'Confusion matrix (validation set)'),
     'methods.png': ('faithfulness', 'CAM, Grad-CAM, saliency and LIME on the same images'),
 }
-SECTIONS = {'dataset': 'Dataset', 'curves': 'Training curves', 'comparison': 'Comparison of the tracks',
+SECTIONS = {'dataset': 'Dataset', 'suspects': 'Suspect photos', 'curves': 'Training curves', 'comparison': 'Comparison of the tracks',
             'cam-correct': 'What the network looks at', 'wrong': 'Wrong predictions and top losses',
-            'confusion': 'Confusion matrix', 'faithfulness': 'Which explanation is faithful?', 'experiments': 'Experiment table'}
+            'confusion': 'Confusion matrix', 'faithfulness': 'Which explanation is faithful?',
+            'unknown': 'Unknown photos (none of these)', 'experiments': 'Experiment table'}
 
 # %% ../nbs/11_report.ipynb 6
 def img_tag(fname, # PNG/JPEG file to embed
@@ -69,7 +71,13 @@ def run_parts(run) -> dict:
                 figs={k: ex/k for k in EXPLAIN_FIGS if (ex/k).exists()},
                 samples=run/'samples.png' if (run/'samples.png').exists() else None,
                 faith=read_csv(ex/'faithfulness.csv') if (ex/'faithfulness.csv').exists() else [],
-                experiments=read_csv(run/'experiments.csv') if (run/'experiments.csv').exists() else [])
+                experiments=read_csv(run/'experiments.csv') if (run/'experiments.csv').exists() else [],
+                suspects=read_csv(run/'suspects.csv') if (run/'suspects.csv').exists() else None,  # None: never checked
+                suspects_fig=run/'suspects.png' if (run/'suspects.png').exists() else None,
+                detector=sorted(f.name for f in run.glob('*_unknown.safetensors')),
+                unknown=read_csv(run/'unknown.csv') if (run/'unknown.csv').exists() else [],
+                unknown_info=json.loads((run/'unknown.json').read_text()) if (run/'unknown.json').exists() else {},
+                unknown_fig=run/'unknown.png' if (run/'unknown.png').exists() else None)
 
 # %% ../nbs/11_report.ipynb 8
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -82,7 +90,47 @@ def _missing(what, cmd): return f'<p class="missing">No {what} yet: run <code>{h
 
 def _section(sid, body): return f'<section id="{sid}"><h2>{SECTIONS[sid]}</h2>\n{body}\n</section>'
 
-# %% ../nbs/11_report.ipynb 9
+# %% ../nbs/11_report.ipynb 10
+SUSPECT_KINDS = {'label': 'likely mislabelled', 'off_topic': 'off-topic', 'duplicate': 'near duplicates'}
+
+def suspects_html(p: dict, # `run_parts` of one run
+                  top: int=15, # rows of the table
+                 ) -> str:
+    "Counts per kind, the first `top` suspects, the figure and the command to review them; '' if the run was never checked"
+    rows, name = p['suspects'], p['run'].name
+    if rows is None: return ''
+    n = Counter(r.get('kind') for r in rows)
+    data = html.escape(str(p['info'].get('dataset') or 'DATASET'))
+    out = (f'<h3>{html.escape(name)}</h3><p>{len(rows)} suspect photos: ' + ', '.join(f'{n.get(k, 0)} {v}' for k, v in SUSPECT_KINDS.items()) +
+           f'. Nothing was moved: review them with <code>foodcam review {data}</code> (<code>--apply</code> applies the first '
+           '<code>--top</code> fixes, <code>foodcam clean --undo</code> restores every file).</p>')
+    if not rows: return out
+    cols = [c for c in ('file', 'kind', 'action', 'label', 'proposed', 'score') if c in rows[0]]
+    out += table_html(rows[:top], cols)
+    if len(rows) > top: out += f'<p>... and {len(rows) - top} more in <code>suspects.csv</code>.</p>'
+    if p['suspects_fig']: out += img_tag(p['suspects_fig'], f'{name}: the first suspects with the fix proposed for each')
+    return out
+
+def unknown_html(p: dict, # `run_parts` of one run
+                ) -> str:
+    "The unknown-photo table with how to read it, the detector's rate and the figure; '' if the run has neither detector nor table"
+    rows, info, name = p['unknown'], p['unknown_info'], p['run'].name
+    if not rows:
+        if not p['detector']: return ''
+        return (f'<h3>{html.escape(name)}</h3><p class="missing">The model flags photos of none of its classes (<code>{html.escape(p["detector"][-1])}</code>), '
+                'but it was not measured on such photos yet: run <code>foodcam demo --data DATASET --run RUN --ood FOLDER_OF_OTHER_PHOTOS</code>.</p>')
+    txt = (f'<h3>{html.escape(name)}</h3><p>{info.get("n", len(rows) and "the")} photos of none of the classes '
+           f'(<code>{html.escape(str(info.get("ood", "?")))}</code>) against the validation photos, for each score of <code>foodcam.openset</code>. '
+           'AUROC: 1 tells them apart perfectly, 0.5 is chance. FPR@95TPR: the fraction of these photos taken for a class when the threshold keeps 95% of the known photos (lower is better).')
+    if info.get('method'):
+        txt += (f' The model uses <b>{html.escape(info["method"])}</b> (threshold {info["threshold"]:.4g}, keeping {info["keep"]:.0%} of the validation photos) '
+                f'and flagged <b>{info["flagged"]:.0%}</b> of these photos as none of these.')
+    t = [{'method': r['method'], 'AUROC': r['auroc'], 'FPR@95TPR': r['fpr95'], 'used by the model': r.get('used', '')} for r in rows]
+    out = txt + '</p>' + table_html(t)
+    if p['unknown_fig']: out += img_tag(p['unknown_fig'], f'{name}: some of these photos with the predicted class, the unknown flag and the CAM')
+    return out
+
+# %% ../nbs/11_report.ipynb 11
 def build_report(runs: list, # run folders (written by `foodcam train` / `foodcam explain`)
                  fname=None, # output HTML (default: <first run>/report.html)
                  title: str='foodcam report', # page title
@@ -107,6 +155,8 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
             sid, cap = EXPLAIN_FIGS[k]; S[sid].append(img_tag(f, f'{name}: {cap}'))
         if p['faith']: S['faithfulness'].append(f'<h3>{html.escape(name)}</h3><p>Deletion AUC: lower is better (the class probability falls fast when the pixels the method calls important are removed); insertion AUC: higher is better.</p>' + table_html(p['faith']))
         if p['experiments']: S['experiments'].append(table_html(p['experiments']))
+        if h := suspects_html(p): S['suspects'].append(h)
+        if h := unknown_html(p): S['unknown'].append(h)
     body = []
     for sid in SECTIONS:
         if sid == 'comparison': content = table_html(S[sid]) if S[sid] else _missing('trained model', 'foodcam train DATASET --track ...')
@@ -114,6 +164,8 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
         elif sid == 'experiments':
             if not S[sid]: continue
             content = '\n'.join(S[sid])
+        elif sid == 'suspects': content = '\n'.join(S[sid]) or _missing('suspect-photo check', 'foodcam review DATASET --out RUN')
+        elif sid == 'unknown': content = '\n'.join(S[sid]) or _missing('unknown-photo check', 'foodcam demo --data DATASET --run RUN --ood FOLDER_OF_OTHER_PHOTOS')
         elif sid == 'curves': content = '\n'.join(S[sid]) or _missing('training curves', 'foodcam train DATASET --track ...')
         else: content = '\n'.join(S[sid]) or _missing('figures', 'foodcam explain RUN')
         body.append(_section(sid, content))
@@ -125,7 +177,7 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
     tmp = fname.with_name(f'.{fname.name}.tmp'); tmp.write_text(page, encoding='utf-8'); tmp.replace(fname)
     return fname
 
-# %% ../nbs/11_report.ipynb 15
+# %% ../nbs/11_report.ipynb 21
 def find_chromium() -> str|None:
     "Path of a Chromium/Chrome binary, or None"
     import shutil
