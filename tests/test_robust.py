@@ -24,9 +24,10 @@ def test_demo_on_dirty_and_hostile_folder(tmp_path, cache):
     expect = {f'circle/{k}': v for k, v in make_hostile_images(data/'circle').items() if v}
     expect.update({'circle/notes.txt': 'not_image', 'circle/truncated.jpg': 'broken', 'circle/icon.jpg': 'too_small'})
     before = digests(data)
+    ood = make_image_folder(tmp_path/'ood', classes=('a', 'b', 'c', 'cross'), n=3, size=72)/'cross'  # a shape of none of the classes
     t0 = time.time()
     r = run('demo', '--data', data, '--run', tmp_path/'run', '--quick', '--arch', 'resnet18', '--weights', 'random',
-            '--epochs', '2', '--size', '64', cwd=tmp_path, env=cache)
+            '--epochs', '2', '--size', '64', '--ood', ood, cwd=tmp_path, env=cache)
     print(f'demo: {time.time() - t0:.0f}s\n', r.stdout[-3000:], r.stderr[-3000:])
     assert r.returncode == 0, r.stderr
     assert 'Traceback' not in r.stderr and (tmp_path/'run'/'report.html').stat().st_size > 10_000
@@ -34,7 +35,11 @@ def test_demo_on_dirty_and_hostile_folder(tmp_path, cache):
     assert {x['file']: x['reason'] for x in rows} == expect
     assert digests(data) == before  # nothing moved, deleted or rewritten
     info = json.loads((tmp_path/'run'/'run.json').read_text())
-    assert {'verify', 'scratch32', 'frozen', 'finetune', 'explain', 'report'} <= set(info['stage_seconds'])
+    assert {'verify', 'scratch32', 'frozen', 'finetune', 'unknown', 'ood', 'explain', 'report'} <= set(info['stage_seconds'])
+    assert (tmp_path/'run'/'finetune_unknown.safetensors').exists() and (tmp_path/'run'/'unknown.png').exists()
+    assert len(list(csv.DictReader((tmp_path/'run'/'unknown.csv').open()))) == 4 and 'photos in' in r.stdout
+    page = (tmp_path/'run'/'report.html').read_text()
+    for sid in ('suspects', 'unknown'): assert 'class="missing"' not in page.split(f'id="{sid}"')[1].split('</section>')[0], sid
     assert 'cifar32: skipped' in r.stdout, r.stdout
     assert '  circle: broken 2, empty 1, folder 1, not_image 3, too_big 1, too_small 2' in r.stdout, r.stdout
     print(info['stage_seconds'])
