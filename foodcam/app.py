@@ -141,7 +141,10 @@ class AppHandler(BaseHTTPRequestHandler):
     def _drain(self, n, bound=10 * MAX_BYTES):
         "Read and drop a too-large body (up to `bound`), so the client gets the 413 instead of a reset connection"
         if n > bound: self.close_connection = True; return
-        while n > 0: n -= len(self.rfile.read(min(n, 2**20)) or b'\0' * n)
+        while n > 0:
+            chunk = self.rfile.read(min(n, 2**20))
+            if not chunk: break  # the client gave up
+            n -= len(chunk)
 
 # %% ../nbs/15_app.ipynb 18
 class AppServer(ThreadingHTTPServer):

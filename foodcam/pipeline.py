@@ -403,7 +403,7 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
          size: int|None=None, # image side of the 256px tracks (smoke tests); 256 if None
          ood=None, # folder of photos of none of the classes: measure the unknown detector on them (`check_unknown`)
         ) -> Path:
-    "The whole job: (scrape) -> clean -> tracks -> explain -> report; returns the report's path"
+    "The whole job: (scrape) -> clean -> tracks (suspects after frozen, unknown detector after the last) -> explain -> report; returns the report's path"
     from foodcam.core import data_dir
     from foodcam.scrape import scrape, clean
     t0 = time.time()

@@ -119,7 +119,7 @@ def unknown_html(p: dict, # `run_parts` of one run
         if not p['detector']: return ''
         return (f'<h3>{html.escape(name)}</h3><p class="missing">The model flags photos of none of its classes (<code>{html.escape(p["detector"][-1])}</code>), '
                 'but it was not measured on such photos yet: run <code>foodcam demo --data DATASET --run RUN --ood FOLDER_OF_OTHER_PHOTOS</code>.</p>')
-    txt = (f'<h3>{html.escape(name)}</h3><p>{info.get("n", len(rows) and "the")} photos of none of the classes '
+    txt = (f'<h3>{html.escape(name)}</h3><p>{str(info["n"]) + " photos" if "n" in info else "Photos"} of none of the classes '
            f'(<code>{html.escape(str(info.get("ood", "?")))}</code>) against the validation photos, for each score of <code>foodcam.openset</code>. '
            'AUROC: 1 tells them apart perfectly, 0.5 is chance. FPR@95TPR: the fraction of these photos taken for a class when the threshold keeps 95% of the known photos (lower is better).')
     if info.get('method'):
