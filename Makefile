@@ -5,11 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.foodcam-installed
 DATA ?=
 ARGS ?= --quick
+REAL ?=
 
 .PHONY: venv demo test test-slow prepare bench clean-venv help
 help:
 	@echo "make demo [DATA=path/to/dataset] [ARGS='--quick']  run the whole foodcam job"
 	@echo "make test        fast tests: sync check, notebooks (nbdev_test), pytest"
+	@echo "make test REAL=1 the same plus the real-data guards and the 2-process test (what CI runs)"
 	@echo "make test-slow   the same, with the #| slow cells too (needs the real data)"
 	@echo "make prepare     nbdev_export + nbdev_clean (run before committing)"
 
@@ -22,7 +24,7 @@ demo: venv
 	$(VENV)/bin/foodcam demo $(if $(DATA),--data $(DATA)) $(ARGS)
 
 test: venv
-	$(PY) tools/run_tests.py
+	$(PY) tools/run_tests.py $(if $(REAL),--real)
 
 test-slow: venv
 	$(PY) tools/run_tests.py --slow

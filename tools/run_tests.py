@@ -38,9 +38,9 @@ def run_notebooks(slow, n_workers):
     failed = set(re.findall(r'^\s+(\S+\.ipynb)\s*$', out.split('Following Notebooks:')[-1], re.M)) if 'Following Notebooks' in out else {'(nbdev_test crashed)'}
     return len(nbs) - len(failed & {p.name for p in nbs}), len(failed)
 
-def run_pytest(slow):
+def run_pytest(slow, real=False):
     if not any((ROOT/'tests').glob('test_*.py')): return 0, 0
-    cmd = [sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider'] + (['--slow'] if slow else [])
+    cmd = [sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider'] + (['--slow'] if slow else []) + (['--real'] if real else [])
     print('$ pytest', *cmd[4:], flush=True)
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     print(r.stdout[-20000:], r.stderr[-5000:])
@@ -54,6 +54,7 @@ def run_pytest(slow):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--slow', action='store_true', help='also run the `#| slow` cells and slow pytest tests')
+    ap.add_argument('--real', action='store_true', help='also run the slow and real-data pytest tests (what CI runs: it has the data)')
     ap.add_argument('--n_workers', type=int, default=int(os.environ.get('FOODCAM_TEST_WORKERS', 2)), help='notebooks run in parallel')
     a = ap.parse_args()
     t0 = time.time(); passed = failed = 0
@@ -67,7 +68,7 @@ def main():
     print('== notebooks' + (' (with slow cells)' if a.slow else ' (fast set)'), flush=True)
     p, f = run_notebooks(a.slow, a.n_workers); passed += p; failed += f
     print('== pytest', flush=True)
-    p, f = run_pytest(a.slow); passed += p; failed += f
+    p, f = run_pytest(a.slow, a.real); passed += p; failed += f
     print(f'({time.time()-t0:.0f}s: sync check + {len(notebooks())} notebooks + pytest)')
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed else 0)
