@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-import matplotlib; import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt
 from fastcore.basics import patch
 from fastai.callback.hook import hook_output, Hook
 from fastai.learner import Learner

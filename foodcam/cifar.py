@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_cifar.ipynb 2
 from __future__ import annotations
-import io, tarfile, time
+import io, tarfile
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
@@ -14,7 +14,7 @@ from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.data.external import untar_data, URLs
 from fastai.learner import Learner
-import fastai.callback.schedule  # patches `Learner.fit_one_cycle`, used on `cifar_transfer` learners
+import fastai.callback.schedule  # noqa: F401 (imported for its side effect: it patches `Learner.fit_one_cycle`, used on `cifar_transfer` learners
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper

@@ -4,10 +4,10 @@
 
 # %% ../nbs/00_core.ipynb 2
 from __future__ import annotations
-import os, platform, random, contextlib
+import os, platform, contextlib
 from pathlib import Path
-import numpy as np, torch
-from fastai.torch_core import set_seed
+import torch
+from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
 
 # %% auto 0
 __all__ = ['data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory',

@@ -14,7 +14,7 @@ from fastcore.basics import store_attr
 from functools import partial
 from fastai.vision.all import (PILImage, TensorImage, DataBlock, TransformBlock, IntToFloatTensor, CategoryBlock, DataLoaders, RandTransform,
                                Resize, RandomCrop, Brightness, Contrast, Rotate, aug_transforms, parent_label)
-from .scrape import dataset_files, IMAGE_EXTS
+from .scrape import IMAGE_EXTS
 from .core import cache_dir
 
 # %% auto 0

@@ -16,7 +16,7 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.distributed import DistributedDL, DistributedTrainer
-from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
+from fastai.torch_core import rank_distrib, num_distrib
 from accelerate.utils import DistributedDataParallelKwargs
 from .core import bf16_supported
 from .train import BF16, EpochCurves, write_json

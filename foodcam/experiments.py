@@ -14,7 +14,7 @@ from fastcore.basics import patch, store_attr
 from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import Learner
-from fastai.callback.schedule import ParamScheduler, fit_one_cycle, fine_tune, lr_find  # patch Learner
+from fastai.callback.schedule import ParamScheduler  # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
 from .core import set_seed
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
@@ -297,7 +297,7 @@ def summarize_runs(runs: pd.DataFrame, # one row per recipe, seed and stage (fro
 def overlap_notes(table: pd.DataFrame, # from `summarize_runs`
                  ) -> list:
     "One line per pair of rows of the same stage: overlapping noise intervals (not distinguishable) or not"
-    kind = 'mean ± std over seeds' if 'valid_acc_std' in table and table.seeds.min() > 1 else f'± binomial standard error of the validation accuracy'
+    kind = 'mean ± std over seeds' if 'valid_acc_std' in table and table.seeds.min() > 1 else '± binomial standard error of the validation accuracy'
     res = []
     for i, a in table.iterrows():
         for j, b in table.iloc[i+1:].iterrows():

@@ -4,13 +4,12 @@
 
 # %% ../nbs/08_explain.ipynb 2
 from __future__ import annotations
-import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
-import matplotlib.pyplot as plt
+import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastai.callback.hook import Hook
 from fastprogress.fastprogress import progress_bar
 from torchvision.transforms.functional import gaussian_blur, resize
 from skimage.segmentation import slic
-from .cam import cam, split_model, class_index, evaluating, upsample, _model, _plain, _save, _grid, denorm, show_cam
+from .cam import cam, split_model, class_index, evaluating, upsample, _model, _plain, _save, _grid
 
 # %% auto 0
 __all__ = ['gradcam', 'last_conv', 'saliency', 'smoothgrad', 'weighted_ridge', 'lime', 'lime_maps', 'visualize_filters',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_openset.ipynb 2
 from __future__ import annotations
-import json, tarfile, tempfile
+import tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr

@@ -4,14 +4,13 @@
 
 # %% ../nbs/09_pipeline.ipynb 2
 from __future__ import annotations
-import json, os, csv, io, time, datetime
+import json, os, csv, io, time, datetime, importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
-import torch, matplotlib.pyplot as plt
-from fastcore.basics import store_attr
+import matplotlib.pyplot as plt
 from .core import set_seed, cache_dir, freed_memory_reused
-from .train import record_run, write_json, read_meta
+from .train import record_run, write_json
 from .data import food_dls, food_items, verify_items, exclusion_summary
 
 # %% auto 0
@@ -290,9 +289,7 @@ def explain_run(run, # run folder with a finished track
     log_stage(run, 'explain', time.perf_counter() - t0)
     return out + [ex/'faithfulness.csv']
 
-def _has_tabulate():
-    try: import tabulate; return True
-    except ImportError: return False
+def _has_tabulate(): return importlib.util.find_spec('tabulate') is not None  # pandas' `to_markdown` needs it
 
 # %% ../nbs/09_pipeline.ipynb 25
 def report_runs(runs: list, # run folders

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_predict.ipynb 2
 from __future__ import annotations
-import io, json, os, urllib.request, warnings
+import json, urllib.request, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
@@ -13,9 +13,9 @@ from fastcore.basics import store_attr, AttrDict, patch
 from fastprogress.fastprogress import progress_bar
 import foodcam
 from .core import default_device, use_bf16, autocast
-from .data import FoodImage, CenterResize, load_rgb
+from .data import FoodImage, CenterResize
 from .train import classifier, read_meta, write_json
-from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, pooled_outputs
+from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD
 
 # %% auto 0
 __all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'fit_run_unknown',

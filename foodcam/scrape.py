@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_scrape.ipynb 2
 from __future__ import annotations
-import os, re, io, csv, json, time, hashlib, shutil, threading, contextlib, warnings, urllib.parse
+import os, re, io, csv, json, time, hashlib, threading, warnings, urllib.parse
 from pathlib import Path
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 import numpy as np, requests

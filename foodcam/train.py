@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb 2
 from __future__ import annotations
-import json, os, sys, time, tempfile
+import json, os, sys, time
 from pathlib import Path
 import torch, torch.nn as nn
 from fastcore.basics import store_attr, noop
@@ -15,7 +15,7 @@ from fastai.torch_core import defaults
 from fastprogress.core import IN_NOTEBOOK
 from fastai.callback.core import TrainEvalCallback
 from fastai.torch_core import to_float
-import matplotlib; import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from .core import use_bf16
 

@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, h5py, timm
 from safetensors import safe_open
 from safetensors.torch import save_file
 from timm.layers.pool2d_same import MaxPool2dSame
-from .core import cache_dir, autocast, default_device
+from .core import cache_dir
 
 # %% auto 0
 __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_EXTS', 'TORCH_EXTS', 'OFFLINE_SOURCES',
