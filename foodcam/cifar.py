@@ -25,7 +25,7 @@ from .train import HEADS, head_pool, classifier, bn_layers, FreezeBNStats, BF16,
 # %% auto 0
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'InputNorm', 'Conv', 'BN', 'conv_group', 'CifarBody', 'cifar_arch', 'cifar_net',
            'patch_whitening', 'init_whitening', 'cifar_tensors', 'TensorDL', 'cifar_dls', 'batch_translate',
-           'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'Lookahead', 'WhitenBias', 'ReuseMemory',
+           'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'LookaheadEMA', 'WhitenBias', 'ReuseMemory',
            'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'save_cifar',
            'load_cifar', 'cifar_transfer', 'compare_runs']
 
@@ -216,7 +216,7 @@ class BatchAug(Callback):
     "Flip + translate whole training batches (airbench's augmentation); validation batches untouched"
     def __init__(self, translate: int=2, # largest shift in pixels (0: none)
                  flip: bool=True, # random horizontal flips
-                ): store_attr()
+                   ): store_attr()
     def before_batch(self):
         if not self.training: return
         x = self.xb[0]
@@ -247,7 +247,7 @@ class AirSched(Callback):
                  head_scaler: float=1/81, # lr multiplier of the head: the square of `cifar_net`'s folded `logit_scale`
                  warmup: float=0.23, # fraction of steps of linear warm-up from 0.2x
                  final: float=0.07, # lr at the end, as a fraction of the peak
-                ): store_attr()
+                   ): store_attr()
     def factor(self, pct: float) -> float:
         if pct < self.warmup: return 0.2 + 0.8 * pct / self.warmup
         return 1 - (1 - self.final) * (pct - self.warmup) / (1 - self.warmup)
@@ -259,11 +259,11 @@ class AirSched(Callback):
             pg['lr'] = lr * s * f; pg['weight_decay'] = wd / (lr * s)  # torch multiplies decay by lr: effective wd*f
 
 # %% ../nbs/04_cifar.ipynb 23
-class Lookahead(Callback):
+class LookaheadEMA(Callback):
     "airbench's lookahead: every `every` steps lerp the weights towards a slow copy (alpha 0.95^5 t^3), then copy it back"
     order = 60
     def __init__(self, every: int=5, # steps between updates
-                ): store_attr()
+                   ): store_attr()
     def before_fit(self):
         self.step = 0; self.slow = {k: v.detach().clone() for k, v in self.model.state_dict().items() if v.is_floating_point()}
     @torch.no_grad()
@@ -278,7 +278,7 @@ class Lookahead(Callback):
 class WhitenBias(Callback):
     "Train the whitening conv's bias for the first `epochs` epochs only"
     def __init__(self, epochs: int=3, # epochs with a trainable whitening bias
-                ): store_attr()
+                   ): store_attr()
     def before_epoch(self):
         self.model[0].whiten.bias.requires_grad_(self.epoch < self.epochs)
 
@@ -312,7 +312,7 @@ def cifar_learner(dls, # DataLoaders of 0..1 images (`cifar_dls` or `food_dls(si
     "A fastai `Learner` that trains a `cifar_net` with airbench's recipe (and `reuse_freed_memory`: 1.3x faster steps on CPU)"
     if model is None: model = cifar_net(len(dls.vocab), widths)
     init_whitening(model, train_images(dls))
-    cbs = [AirSched(), Lookahead(), WhitenBias(whiten_bias_epochs), BF16(), EpochCurves(), ReuseMemory()] + ([BatchAug()] if aug else []) + list(cbs or [])
+    cbs = [AirSched(), LookaheadEMA(), WhitenBias(whiten_bias_epochs), BF16(), EpochCurves(), ReuseMemory()] + ([BatchAug()] if aug else []) + list(cbs or [])
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=label_smoothing), opt_func=air_opt,
                    splitter=air_splitter, metrics=accuracy, cbs=cbs, **kwargs)
 

