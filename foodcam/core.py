@@ -11,7 +11,7 @@ from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it
 
 # %% auto 0
 __all__ = ['data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory',
-           'freed_memory_reused']
+           'freed_memory_reused', 'atomic_path', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -91,3 +91,25 @@ def freed_memory_reused():
     try: yield ok
     finally:
         if ok: reuse_freed_memory(False)
+
+# %% ../nbs/00_core.ipynb 22
+@contextlib.contextmanager
+def atomic_path(dest, # the file to create or replace
+               ):
+    "Yield a temporary path next to `dest`: renamed onto `dest` when the block succeeds, removed when it raises"
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f'.{dest.name}.{os.getpid()}.tmp')
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally: tmp.unlink(missing_ok=True)
+
+def atomic_write(dest, # the file to create or replace
+                 data: bytes|str, # its content; text is written as UTF-8
+                 fsync: bool=False, # flush it to the disk before the rename (survives a power cut, not only a kill)
+                ) -> Path:
+    "Write `data` to `dest` so that `dest` holds either its old content or all of `data`, even after a kill"
+    with atomic_path(dest) as tmp, open(tmp, 'wb') as f:
+        f.write(data.encode('utf-8') if isinstance(data, str) else data)
+        if fsync: f.flush(); os.fsync(f.fileno())
+    return Path(dest)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
 import matplotlib.pyplot as plt
-from .core import set_seed, cache_dir, freed_memory_reused
+from .core import set_seed, cache_dir, freed_memory_reused, atomic_path, atomic_write
 from .train import record_run, write_json
 from .data import food_dls, food_items, verify_items, exclusion_summary
 
@@ -49,7 +49,7 @@ def write_excluded(run, # run folder
     buf = io.StringIO(); w = csv.writer(buf, lineterminator='\n'); w.writerow(['file', 'reason']); w.writerows(sorted(bad.items()))
     f = Path(run)/'excluded.csv'
     if f.exists() and f.read_text() == buf.getvalue(): return False
-    tmp = f.with_name(f'.{f.name}.tmp{os.getpid()}'); tmp.write_text(buf.getvalue()); os.replace(tmp, f); return True
+    atomic_write(f, buf.getvalue()); return True
 
 def prepare_run(data, # dataset folder
                 run=None, # run folder; `default_run(data)` if None
@@ -72,7 +72,9 @@ def prepare_run(data, # dataset folder
     if not (run/'samples.png').exists():
         dls = food_dls(data, size=256, bs=16, seed=seed, aug=None)
         dls.train.new(drop_last=False).show_batch(max_n=12, nrows=2, ncols=6, figsize=(12, 4.4))  # a small dataset has no full batch of 16
-        fig = plt.gcf(); tmp = run/'.samples.tmp.png'; fig.savefig(tmp, dpi=80, bbox_inches='tight'); plt.close(fig); tmp.replace(run/'samples.png')
+        fig = plt.gcf()
+        with atomic_path(run/'samples.png') as tmp: fig.savefig(tmp, format='png', dpi=80, bbox_inches='tight')
+        plt.close(fig)
     return run
 
 # %% ../nbs/09_pipeline.ipynb 7

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64, csv, html, json, datetime
 from pathlib import Path
 import foodcam
+from .core import atomic_write
 
 # %% auto 0
 __all__ = ['TRACKS', 'EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'build_report',
@@ -121,9 +122,7 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head><body>'
             f'<h1>{html.escape(title)}</h1><p>foodcam {foodcam.__version__}, {when}; runs: {", ".join(html.escape(r.name) for r in runs)}</p>'
             + '\n'.join(body) + '</body></html>')
-    fname.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fname.with_name(f'.{fname.name}.tmp'); tmp.write_text(page, encoding='utf-8'); tmp.replace(fname)
-    return fname
+    return atomic_write(fname, page)
 
 # %% ../nbs/11_report.ipynb 15
 def find_chromium() -> str|None:

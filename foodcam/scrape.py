@@ -11,14 +11,14 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from fastcore.basics import store_attr, listify
 from fastprogress.fastprogress import progress_bar
 from jmd_imagescraper.core import ImgSize, ImgType, ImgLayout, ImgColor
-from .core import data_dir
+from .core import data_dir, atomic_write
 
 # %% auto 0
 __all__ = ['CIFAR10', 'CIFAR100', 'HEADERS', 'RETRY_CODES', 'EXTS', 'MANIFEST_COLS', 'IMAGE_EXTS', 'KEPT', 'norm_name',
            'imagenet_classes', 'check_classes', 'ScrapeError', 'ddg_url', 'get_retry', 'ddg_filters', 'ddg_token',
-           'ddg_image_urls', 'FetchError', 'decode_image', 'fetch_image', 'atomic_write', 'remove_partials',
-           'append_manifest', 'read_manifest', 'dhash', 'hamming', 'dataset_files', 'find_duplicates', 'scrape',
-           'scrape_summary', 'check_file', 'clean', 'undo_clean', 'quarantine', 'Reviewer', 'review']
+           'ddg_image_urls', 'FetchError', 'decode_image', 'fetch_image', 'remove_partials', 'append_manifest',
+           'read_manifest', 'dhash', 'hamming', 'dataset_files', 'find_duplicates', 'scrape', 'scrape_summary',
+           'check_file', 'clean', 'undo_clean', 'quarantine', 'Reviewer', 'review']
 
 # %% ../nbs/01_scrape.ipynb 5
 CIFAR10 = 'airplane automobile bird cat deer dog frog horse ship truck'.split()
@@ -196,24 +196,6 @@ def fetch_image(sess, # a `requests.Session`
     return bytes(buf), decode_image(bytes(buf))
 
 # %% ../nbs/01_scrape.ipynb 27
-def atomic_write(path, # final file name
-                 data: bytes, # its content
-                ) -> Path:
-    "Write `data` to `path` so that `path` is either absent or complete, even after a kill"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try: fd, unnamed = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o644), True
-    except (AttributeError, OSError): fd, unnamed = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644), False
-    try:
-        os.write(fd, data); os.fsync(fd)
-        if unnamed:
-            pfd = os.open('/proc/self/fd', os.O_RDONLY)
-            try: os.link(str(fd), tmp, src_dir_fd=pfd, follow_symlinks=True)
-            finally: os.close(pfd)
-    finally: os.close(fd)
-    os.replace(tmp, path)
-    return path
-
 def remove_partials(path, # a dataset folder
                    ) -> list:
     "Delete the `.*.tmp` files a killed run may have left (only those: they were never in the dataset)"
@@ -322,7 +304,7 @@ def _scrape_url(sess, url, label, query, path, seen, timeout, max_bytes):
     prev = seen.get(sha)
     if prev and prev['label'] == label: return {**row, 'file': prev['file'], 'sha1': sha, 'status': 'duplicate', 'note': f'same bytes as {prev["file"]}'}
     fn = f'{label}/{_file_name(url, data, im)}'
-    atomic_write(path/fn, data)
+    atomic_write(path/fn, data, fsync=True)
     if prev: return {**row, 'file': fn, 'sha1': sha, 'status': 'cross_class', 'note': f'same bytes as {prev["file"]}'}
     return {**row, 'file': fn, 'sha1': sha, 'status': 'ok'}
 

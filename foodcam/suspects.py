@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
 from fastcore.basics import store_attr, patch
-from .core import cache_dir
+from .core import cache_dir, atomic_path
 from .data import food_items, food_splitter, food_dls, load_rgb
 from .scrape import quarantine, _move, _append_log, _groups
 
@@ -66,8 +66,8 @@ class BackboneFeatures:
         return dict(zip(d['keys'], d['x'].numpy()))
 
     def write(self, store: dict):
-        fn = self.cache_file; tmp = fn.with_name(f'.{fn.name}.tmp{os.getpid()}')
-        torch.save({'keys': list(store), 'x': torch.from_numpy(np.stack(list(store.values())))}, tmp); os.replace(tmp, fn)
+        with atomic_path(self.cache_file) as tmp:
+            torch.save({'keys': list(store), 'x': torch.from_numpy(np.stack(list(store.values())))}, tmp)
 
     def __call__(self, files) -> np.ndarray:
         "N x C features of `files` (all inside one dataset folder)"

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb 2
 from __future__ import annotations
-import json, os, sys, time
+import json, sys, time
 from pathlib import Path
 import torch, torch.nn as nn
 from fastcore.basics import store_attr, noop
@@ -17,7 +17,7 @@ from fastai.callback.core import TrainEvalCallback
 from fastai.torch_core import to_float
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
-from .core import use_bf16
+from .core import use_bf16, atomic_path, atomic_write
 
 # %% auto 0
 __all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
@@ -172,11 +172,10 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
     "Save weights with their architecture and classes, atomically"
     from fastai.torch_core import rank_distrib
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
+    fname = Path(fname)
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    tmp = fname.with_name(f'.{fname.name}.tmp{os.getpid()}')
-    torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}, tmp)
-    os.replace(tmp, fname)
+    with atomic_path(fname) as tmp:
+        torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}, tmp)
     return fname
 
 # %% ../nbs/03_train.ipynb 25
@@ -209,10 +208,7 @@ def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
     from fastai.torch_core import rank_distrib
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fname.with_name(f'.{fname.name}.tmp{os.getpid()}')
-    tmp.write_text(json.dumps(obj, indent=1, default=str)); os.replace(tmp, fname)
-    return fname
+    return atomic_write(fname, json.dumps(obj, indent=1, default=str))
 
 def record_run(learn: Learner, # a learner trained with `EpochCurves`
                out_dir, # the run folder

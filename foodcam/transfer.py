@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_transfer.ipynb 2
 from __future__ import annotations
-import hashlib, json, os, time
+import hashlib, json, time
 from functools import partial
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
@@ -20,7 +20,7 @@ from fastai.data.transforms import Normalize
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
-from .core import cache_dir, autocast, use_bf16
+from .core import cache_dir, autocast, use_bf16, atomic_path
 from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 from .weights import load_backbone_weights, create_backbone, keras_mode
 
@@ -174,7 +174,7 @@ def cached_features(learn: Learner, # a transfer learner
     else:
         x, y = extract_features(learn, dl)
         if fn is not None and not rank:
-            tmp = fn.with_name(f'.{fn.name}.tmp{os.getpid()}'); torch.save({'x': x, 'y': y}, tmp); os.replace(tmp, fn)
+            with atomic_path(fn) as tmp: torch.save({'x': x, 'y': y}, tmp)
     if dist and not rank: distrib_barrier()
     return x, y
 

