@@ -10,8 +10,9 @@ import torch
 from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
 
 # %% auto 0
-__all__ = ['data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory',
-           'freed_memory_reused', 'atomic_path', 'atomic_write']
+__all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir', 'cpu_flags',
+           'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory', 'freed_memory_reused',
+           'offline', 'atomic_path', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -93,6 +94,21 @@ def freed_memory_reused():
         if ok: reuse_freed_memory(False)
 
 # %% ../nbs/00_core.ipynb 22
+TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
+BUDGETS = {  # track -> (epochs, quick epochs)
+    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
+QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick`
+
+# %% ../nbs/00_core.ipynb 25
+IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}
+IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
+
+# %% ../nbs/00_core.ipynb 28
+def offline() -> bool:
+    "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
+    return bool(os.environ.get('FOODCAM_OFFLINE'))
+
+# %% ../nbs/00_core.ipynb 31
 @contextlib.contextmanager
 def atomic_path(dest, # the file to create or replace
                ):

@@ -14,8 +14,7 @@ from fastcore.basics import store_attr
 from functools import partial
 from fastai.vision.all import (PILImage, TensorImage, DataBlock, TransformBlock, IntToFloatTensor, CategoryBlock, DataLoaders, RandTransform,
                                Resize, RandomCrop, Brightness, Contrast, Rotate, aug_transforms, parent_label)
-from .scrape import IMAGE_EXTS
-from .core import cache_dir, atomic_write
+from .core import cache_dir, atomic_write, IMAGE_EXTS
 
 # %% auto 0
 __all__ = ['MAX_PIXELS', 'MIN_SIDE', 'REASONS', 'AUGS', 'to_rgb', 'ImageTooBig', 'open_bounded', 'load_rgb', 'FoodImage',

@@ -8,7 +8,7 @@ import tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import autocast, cache_dir
+from .core import autocast, cache_dir, IMAGE_EXTS
 
 # %% auto 0
 __all__ = ['METHODS', 'DEFAULT_METHOD', 'auroc', 'calibrate', 'fpr_at_tpr', 'OpenSetScore', 'MSP', 'Energy', 'Mahalanobis', 'KNN',
@@ -203,7 +203,6 @@ def image_files(path, # a folder (searched recursively), an image file, or a .tg
                 out=None, # folder to extract archive members into (a temporary one if None)
                ) -> list:
     "Image files under `path`, sorted; from a .tgz the first `n` members evenly spread, extracted to `out`"
-    from foodcam.scrape import IMAGE_EXTS
     path = Path(path)
     if path.is_file() and path.name.endswith(('.tgz', '.tar.gz', '.tar')):
         out = Path(out or tempfile.mkdtemp(prefix='foodcam-ood-'))

@@ -9,19 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
 import matplotlib.pyplot as plt
-from .core import set_seed, cache_dir, freed_memory_reused, atomic_path, atomic_write
+from .core import set_seed, cache_dir, freed_memory_reused, atomic_path, atomic_write, TRACKS, BUDGETS, QUICK_FT_IMAGES
 from .train import record_run, write_json
 from .data import food_dls, food_items, verify_items, exclusion_summary
 
 # %% auto 0
-__all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run',
-           'log_stage', 'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen', 'track_finetune',
-           'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'run_learner', 'explain_run',
-           'report_runs', 'online', 'demo']
+__all__ = ['TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'log_stage', 'write_excluded', 'prepare_run',
+           'RunLocked', 'run_lock', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint',
+           'track_cifar32', 'train_track', 'run_learner', 'explain_run', 'report_runs', 'online', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
-TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
-
 def check_dataset(data) -> dict:
     "Class -> image count of a dataset folder; `food_items` raises a clear error when it cannot be trained on"
     return dict(sorted(Counter(f.parent.name for f in food_items(data)).items()))
@@ -115,11 +112,6 @@ def run_lock(run, # run folder (created if missing)
     finally: lock.unlink(missing_ok=True)
 
 # %% ../nbs/09_pipeline.ipynb 11
-BUDGETS = {  # track -> (epochs, quick epochs)
-    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
-
-QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick` (one full food3 epoch is ~15 min on a 2-core CPU)
-
 def _weights_kw(weights):
     "`weights='random'` means no pretraining (a baseline, and the tests)"
     return dict(pretrained=False) if str(weights) == 'random' else dict(weights=weights, fetch=True)

@@ -12,7 +12,7 @@ import plum
 from fastcore.basics import store_attr, AttrDict, patch
 from fastprogress.fastprogress import progress_bar
 import foodcam
-from .core import default_device, use_bf16, autocast
+from .core import default_device, use_bf16, autocast, IMAGE_EXTS, TRACKS
 from .data import FoodImage, CenterResize
 from .train import classifier, read_meta, write_json
 from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD
@@ -136,7 +136,6 @@ def build_model(arch: str, # timm name, or a foodcam `airnet...` name for the 32
     return classifier(body, body.num_features, n_classes, pool), *body_stats(body)
 
 def _finished_tracks(run):
-    from foodcam.pipeline import TRACKS
     return [t for t in TRACKS[::-1] if (run/f'{t}_model.pth').exists() and (run/f'{t}_metrics.json').exists()]
 
 def run_track(run, track=None) -> str:
@@ -366,7 +365,6 @@ def expand_inputs(inputs: list, # files, folders or glob patterns
                  ) -> list:
     "The image files `inputs` name, in order, without duplicates"
     import glob
-    from foodcam.scrape import IMAGE_EXTS
     out = []
     for s in inputs:
         p = Path(s)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import base64, csv, html, json, datetime
 from pathlib import Path
 import foodcam
-from .core import atomic_write
+from .core import atomic_write, TRACKS
 
 # %% auto 0
-__all__ = ['TRACKS', 'EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'build_report',
-           'find_chromium', 'browser_check']
+__all__ = ['EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'build_report', 'find_chromium',
+           'browser_check']
 
 # %% ../nbs/11_report.ipynb 5
-TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
 EXPLAIN_FIGS = { # file in <run>/explain -> (section id, caption)
     'cam_correct.png': ('cam-correct', 'Correct predictions with their class activation maps'),
     'activations.png': ('cam-correct', 'Activation grid: the most active pre-GAP channels for one image'),

@@ -11,14 +11,14 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from fastcore.basics import store_attr, listify
 from fastprogress.fastprogress import progress_bar
 from jmd_imagescraper.core import ImgSize, ImgType, ImgLayout, ImgColor
-from .core import data_dir, atomic_write
+from .core import data_dir, atomic_write, IMAGE_FORMATS, IMAGE_EXTS
 
 # %% auto 0
-__all__ = ['CIFAR10', 'CIFAR100', 'HEADERS', 'RETRY_CODES', 'EXTS', 'MANIFEST_COLS', 'IMAGE_EXTS', 'KEPT', 'norm_name',
-           'imagenet_classes', 'check_classes', 'ScrapeError', 'ddg_url', 'get_retry', 'ddg_filters', 'ddg_token',
-           'ddg_image_urls', 'FetchError', 'decode_image', 'fetch_image', 'remove_partials', 'append_manifest',
-           'read_manifest', 'dhash', 'hamming', 'dataset_files', 'find_duplicates', 'scrape', 'scrape_summary',
-           'check_file', 'clean', 'undo_clean', 'quarantine', 'Reviewer', 'review']
+__all__ = ['CIFAR10', 'CIFAR100', 'HEADERS', 'RETRY_CODES', 'EXTS', 'MANIFEST_COLS', 'KEPT', 'norm_name', 'imagenet_classes',
+           'check_classes', 'ScrapeError', 'ddg_url', 'get_retry', 'ddg_filters', 'ddg_token', 'ddg_image_urls',
+           'FetchError', 'decode_image', 'fetch_image', 'remove_partials', 'append_manifest', 'read_manifest', 'dhash',
+           'hamming', 'dataset_files', 'find_duplicates', 'scrape', 'scrape_summary', 'check_file', 'clean',
+           'undo_clean', 'quarantine', 'Reviewer', 'review']
 
 # %% ../nbs/01_scrape.ipynb 5
 CIFAR10 = 'airplane automobile bird cat deer dog frog horse ship truck'.split()
@@ -158,7 +158,7 @@ class FetchError(Exception):
     "One image could not be used; `status` says why (`timeout`, `too_big`, `not_image`, `broken`, `http_404`...)"
     def __init__(self, status, msg=''): super().__init__(f'{status}: {msg}'); self.status = status
 
-EXTS = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'GIF': '.gif', 'BMP': '.bmp', 'TIFF': '.tif'}
+EXTS = {fmt: es[0] for fmt, es in IMAGE_FORMATS.items()}  # format -> the suffix a scraped image is saved with
 
 def decode_image(data: bytes, # the file's bytes
                 ) -> Image.Image:
@@ -246,8 +246,6 @@ def dhash(im, # a PIL image or a file name
 def hamming(a: int, b: int) -> int: return (a ^ b).bit_count()
 
 # %% ../nbs/01_scrape.ipynb 35
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff')
-
 def dataset_files(path, # a dataset folder: `<path>/<label>/<file>`
                   exts=None, # file suffixes to keep; all files if None
                  ) -> list:

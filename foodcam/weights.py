@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, h5py, timm
 from safetensors import safe_open
 from safetensors.torch import save_file
 from timm.layers.pool2d_same import MaxPool2dSame
-from .core import cache_dir, atomic_path
+from .core import cache_dir, atomic_path, offline
 
 # %% auto 0
 __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_EXTS', 'TORCH_EXTS', 'OFFLINE_SOURCES',
@@ -349,7 +349,7 @@ def load_backbone_weights(arch: str='legacy_xception', # timm architecture: 'leg
                          ) -> nn.Module:
     "A headless pretrained timm `arch` in eval mode, from the first source that works; `WeightsNotFound` lists them all"
     if weights is not None: return weights_from_file(weights, arch)
-    if online is None: online = not os.environ.get('FOODCAM_OFFLINE')
+    if online is None: online = not offline()
     tried = []
     for desc, load in _sources(arch, online, fetch, timeout):
         try: return load()
