@@ -19,15 +19,15 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.vision.learner import default_split
-from .core import cache_dir, freed_memory_reused, IMAGE_EXTS
+from .core import cache_dir, freed_memory_reused, autocast, IMAGE_EXTS
 from .train import HEADS, head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 
 # %% auto 0
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'InputNorm', 'Conv', 'BN', 'conv_group', 'CifarBody', 'cifar_arch', 'cifar_net',
            'patch_whitening', 'init_whitening', 'cifar_tensors', 'TensorDL', 'cifar_dls', 'batch_translate',
            'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'LookaheadEMA', 'WhitenBias', 'ReuseMemory',
-           'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'save_cifar',
-           'load_cifar', 'cifar_transfer', 'compare_runs']
+           'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'cifar_arch_args',
+           'save_cifar', 'load_cifar', 'cifar_transfer', 'compare_runs']
 
 # %% ../nbs/04_cifar.ipynb 5
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -321,7 +321,6 @@ def tta_logits(model: nn.Module, # a trained classifier (put in eval mode here)
                bs: int=1000, # batch size
               ) -> torch.Tensor:
     "Logits with airbench's test-time augmentation, in bf16 autocast where supported"
-    from foodcam.core import autocast
     model.eval(); dev = next(model.parameters()).device
     def mirror(b): return model(b) if tta_level == 0 else 0.5 * (model(b) + model(b.flip(-1)))
     out = []
@@ -347,7 +346,7 @@ def cifar_model_path(arch: str='airnet', # from `cifar_arch`
     "Where the trained CIFAR-10 model lives: `cache_dir('models')/cifar10_<arch>.pth`"
     return cache_dir('models')/f'cifar10_{arch}.pth'
 
-def _arch_args(arch: str) -> dict:
+def cifar_arch_args(arch: str) -> dict:
     "`cifar_net` widths and pool from an architecture name (inverse of `cifar_arch`)"
     if not arch.startswith('airnet'): raise ValueError(f"{arch!r} is not a cifar_net architecture (expected 'airnet', 'airnet_<w1>-<w2>-<w3>', optionally ending '_gap')")
     pool = 'avg' if arch.endswith('_gap') else 'max'
@@ -371,7 +370,7 @@ def load_cifar(fname=None, # checkpoint; `cifar_model_path()` if None
     fname = Path(fname or cifar_model_path())
     if not fname.exists(): raise FileNotFoundError(f'no CIFAR model at {fname}: train one with `python bench/cifar.py` (or the notebook 04_cifar)')
     meta = read_meta(fname)
-    model = cifar_net(len(meta['classes']), **_arch_args(meta['arch']))
+    model = cifar_net(len(meta['classes']), **cifar_arch_args(meta['arch']))
     meta = load_model(fname, model, arch, classes)
     return model.eval(), meta
 

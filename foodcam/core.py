@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb 2
 from __future__ import annotations
-import os, platform, contextlib
+import os, platform, socket, contextlib
 from pathlib import Path
 import torch
 from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
@@ -12,7 +12,7 @@ from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it
 # %% auto 0
 __all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir', 'cpu_flags',
            'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory', 'freed_memory_reused',
-           'offline', 'atomic_path', 'atomic_write']
+           'offline', 'online', 'atomic_path', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -107,6 +107,13 @@ IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffix
 def offline() -> bool:
     "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
     return bool(os.environ.get('FOODCAM_OFFLINE'))
+
+def online(host: str='duckduckgo.com', # host to reach
+           timeout: float=3., # seconds
+          ) -> bool:
+    "Can this machine open a connection to `host`:443?"
+    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
+    except OSError: return False
 
 # %% ../nbs/00_core.ipynb 31
 @contextlib.contextmanager

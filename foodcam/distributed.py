@@ -21,6 +21,7 @@ from accelerate.utils import DistributedDataParallelKwargs
 from .core import bf16_supported
 from .train import BF16, EpochCurves, write_json
 from .transfer import extract_features
+from .pipeline import train_track
 
 # %% auto 0
 __all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'cuda_settings', 'GPUReady', 'init_distributed', 'distributed',
@@ -119,7 +120,6 @@ def train_distributed(data: str, # dataset folder: one sub-folder of images per 
                       sync_bn: bool=False, # SyncBatchNorm (CUDA only)
                      ) -> dict:
     "Train `tracks` data-parallel over the launched processes (`torchrun --nproc_per_node N -m foodcam.distributed DATA`); rank 0 writes the run folder"
-    from foodcam.pipeline import train_track
     res = {}
     with distributed(sync_bn):
         for t in str(tracks).split(','):

@@ -15,12 +15,11 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.callback.schedule import ParamScheduler  # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
-from .core import set_seed, offline, BUDGETS, QUICK_FT_IMAGES
+from .core import set_seed, offline, online, BUDGETS, QUICK_FT_IMAGES
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
 from .weights import load_backbone_weights, WeightsNotFound
 from .transfer import transfer_learner, features_learner, finetune_lrs, find_lr
-from .pipeline import online
 
 # %% auto 0
 __all__ = ['RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs', 'recipe_lab',

@@ -9,14 +9,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
 import matplotlib.pyplot as plt
-from .core import set_seed, cache_dir, freed_memory_reused, atomic_path, atomic_write, TRACKS, BUDGETS, QUICK_FT_IMAGES
+from fastai.learner import Learner
+from fastai.losses import CrossEntropyLossFlat
+from fastai.metrics import accuracy
+from fastai.torch_core import rank_distrib, distrib_barrier
+from .core import set_seed, data_dir, cache_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES
 from .train import record_run, write_json
 from .data import food_dls, food_items, verify_items, exclusion_summary
+from .scrape import scrape, clean
+from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, load_cifar, tta_accuracy
+from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage
+from .cam import CAMInterpretation, plot_activations
+from .explain import faithfulness, default_methods
+from .experiments import sample_epochs
+from .suspects import find_suspects
+from .report import build_report
 
 # %% auto 0
 __all__ = ['TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'log_stage', 'write_excluded', 'prepare_run',
            'RunLocked', 'run_lock', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint',
-           'track_cifar32', 'train_track', 'run_learner', 'explain_run', 'report_runs', 'online', 'demo']
+           'track_cifar32', 'train_track', 'run_learner', 'explain_run', 'report_runs', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
 def check_dataset(data) -> dict:
@@ -56,7 +68,6 @@ def prepare_run(data, # dataset folder
     "Create the run folder with `run.json` and `samples.png` (once); `excluded.csv` and the verification time every time"
     t0 = time.perf_counter(); counts = check_dataset(data); _, bad = verify_items(data); dt = time.perf_counter() - t0 + verify_seconds
     run = Path(run or default_run(data)); run.mkdir(parents=True, exist_ok=True)
-    from fastai.torch_core import rank_distrib
     if rank_distrib(): return run  # a data-parallel run (foodcam.distributed): only rank 0 writes
     if not (run/'run.json').exists():
         write_json(dict(dataset=str(Path(data).resolve()), classes=list(counts), counts=counts, seed=seed,
@@ -95,7 +106,6 @@ def run_lock(run, # run folder (created if missing)
             ):
     "Hold `<run>/.lock` while writing `run`: a second process raises `RunLocked` at once; a dead holder's lock is taken over"
     run = Path(run); run.mkdir(parents=True, exist_ok=True); lock = run/'.lock'
-    from fastai.torch_core import rank_distrib
     if rank_distrib(): yield run; return  # a data-parallel run (foodcam.distributed): rank 0 holds the lock for all ranks
     for _ in range(3):
         try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
@@ -129,7 +139,6 @@ def _finished(run, track):
 # %% ../nbs/09_pipeline.ipynb 12
 def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64, seed=42, size=256, **kwargs):
     "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
-    from foodcam.transfer import transfer_learner, fit_frozen, save_stage
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     learn = transfer_learner(dls, arch=arch, **_weights_kw(weights))
     tl = fit_frozen(learn, epochs)
@@ -138,8 +147,6 @@ def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64,
 
 def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=32, seed=42, quick=False, size=256, **kwargs):
     "Everything unfrozen from the saved frozen stage, BN statistics frozen, discriminative LRs"
-    from foodcam.transfer import load_stage, fit_finetune, save_stage
-    from foodcam.experiments import sample_epochs
     if not _finished(run, 'frozen'): train_track(data, 'frozen', run, arch=arch, weights=weights, seed=seed, quick=quick, size=size)
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     if quick: sample_epochs(dls, min(QUICK_FT_IMAGES, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
@@ -151,7 +158,6 @@ def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=3
 # %% ../nbs/09_pipeline.ipynb 14
 def track_scratch32(data, run, epochs, bs=64, seed=42, size=32, **kwargs):
     "The CIFAR architecture trained from scratch on the dataset at 32x32"
-    from foodcam.cifar import cifar_learner, save_cifar
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     learn = cifar_learner(dls, aug=False)
     learn.fit(epochs)
@@ -162,7 +168,6 @@ def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tg
                      epochs: int=10, # CIFAR-10 epochs when it has to be trained
                     ) -> Path:
     "A trained CIFAR-10 checkpoint: the given one, the cached one, or one trained now from CIFAR-10 data"
-    from foodcam.cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, save_cifar, tta_accuracy
     if cifar is not None and Path(cifar).suffix == '.pth':
         if not Path(cifar).exists(): raise FileNotFoundError(f'no CIFAR model {cifar}')
         return Path(cifar)
@@ -175,7 +180,6 @@ def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tg
 
 def track_cifar32(data, run, epochs, cifar=None, bs=64, seed=42, size=32, **kwargs):
     "Transfer of the saved CIFAR-10 model: body and BN statistics frozen, a new Linear after its pooling"
-    from foodcam.cifar import cifar_transfer, save_cifar
     ck = cifar_checkpoint(cifar)
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     learn = cifar_transfer(dls, ck)
@@ -215,7 +219,6 @@ def train_track(data, # dataset folder
         with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
             m = TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
         log_stage(run, track, time.perf_counter() - t0)
-    from fastai.torch_core import distrib_barrier
     distrib_barrier()  # a data-parallel run (foodcam.distributed): every rank waits until rank 0 has written the track
     return m
 
@@ -237,15 +240,10 @@ def run_learner(run, # run folder
 def _size(run, track): return json.loads((run/f'{track}_metrics.json').read_text()).get('size', 32 if track.endswith('32') else 256)
 
 def _load_transfer(run, track, info, bs):
-    from foodcam.transfer import load_stage
     dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
     return load_stage(run/f'{track}_model.pth', dls)
 
 def _load_32(run, track, info, bs):
-    from foodcam.cifar import load_cifar
-    from fastai.learner import Learner
-    from fastai.metrics import accuracy
-    from fastai.losses import CrossEntropyLossFlat
     dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
     model, meta = load_cifar(run/f'{track}_model.pth', classes=dls.vocab)
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
@@ -260,8 +258,6 @@ def explain_run(run, # run folder with a finished track
                 steps: int=16, # deletion/insertion steps
                ) -> list:
     "Write CAM galleries, wrong predictions, top losses, confusion matrix, activations and faithfulness into `<run>/explain`"
-    from foodcam.cam import CAMInterpretation, plot_activations
-    from foodcam.explain import faithfulness, default_methods
     run = Path(run); t0 = time.perf_counter()
     learn, track = run_learner(run, track)  # a folder that is not a run fails here, before anything is written
     ex = run/'explain'; ex.mkdir(exist_ok=True)
@@ -290,7 +286,6 @@ def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
     "The HTML report over `runs` (see `foodcam.report`)"
-    from foodcam.report import build_report
     runs = [Path(r) for r in ([runs] if isinstance(runs, (str, Path)) else runs)]
     for r in runs:
         if not r.is_dir(): raise FileNotFoundError(f'no run folder {r}: run `foodcam train DATASET --run {r}` first')
@@ -310,14 +305,6 @@ def _cifar_available(cifar) -> bool:
     "Is there a CIFAR model or CIFAR data for the cifar32 track?"
     return cifar is not None or any(cache_dir('models').glob('cifar10_*.pth'))
 
-def online(host: str='duckduckgo.com', # host to reach
-           timeout: float=3., # seconds
-          ) -> bool:
-    "Can this machine open a connection to `host`:443?"
-    import socket
-    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
-    except OSError: return False
-
 # %% ../nbs/09_pipeline.ipynb 28
 def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foodcam-demo')` if None
          run=None, # run folder; `default_run(data)` if None
@@ -331,8 +318,6 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
          size: int|None=None, # image side of the 256px tracks (smoke tests); 256 if None
         ) -> Path:
     "The whole job: (scrape) -> clean -> tracks -> explain -> report; returns the report's path"
-    from foodcam.core import data_dir
-    from foodcam.scrape import scrape, clean
     t0 = time.time()
     if data is None:
         if not online(): raise FileNotFoundError('offline, so foodcam cannot scrape a dataset: pass --data DIR, a folder with one sub-folder of images per class (e.g. --data ../shared/data/food3)')
@@ -348,7 +333,6 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
             if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
             train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, epochs=epochs, size=None if t.endswith('32') else size)
             if t == 'frozen':  # suspect photos on the same (cached) features: reported and saved in the run, nothing moves
-                from foodcam.suspects import find_suspects
                 try: s = find_suspects(data, arch=arch, weights=weights, seed=seed); s.save(run); print(s.summary(5) + f'\nreview and fix them: foodcam review {data}')
                 except ValueError as e: print(f'suspect photos: skipped ({e})')
         explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))

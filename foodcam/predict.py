@@ -15,7 +15,10 @@ import foodcam
 from .core import default_device, use_bf16, autocast, IMAGE_EXTS, TRACKS
 from .data import FoodImage, CenterResize
 from .train import classifier, read_meta, write_json
-from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD
+from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs
+from .weights import create_backbone, keras_mode
+from .transfer import body_stats
+from .cifar import cifar_net, cifar_arch_args
 
 # %% auto 0
 __all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'fit_run_unknown',
@@ -127,10 +130,7 @@ def build_model(arch: str, # timm name, or a foodcam `airnet...` name for the 32
                ) -> tuple:
     "(an untrained foodcam classifier for `arch`, its input mean, its input std)"
     if _is_cifar(arch):
-        from foodcam.cifar import cifar_net, _arch_args
-        return cifar_net(n_classes, **_arch_args(arch)), (0., 0., 0.), (1., 1., 1.)  # the CIFAR net normalises inside
-    from foodcam.weights import create_backbone, keras_mode
-    from foodcam.transfer import body_stats
+        return cifar_net(n_classes, **cifar_arch_args(arch)), (0., 0., 0.), (1., 1., 1.)  # the CIFAR net normalises inside
     body = create_backbone(arch)
     if keras: keras_mode(body)
     return classifier(body, body.num_features, n_classes, pool), *body_stats(body)
@@ -173,8 +173,7 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
                    ) -> UnknownDetector:
     "Fit the unknown detector of a run on its training photos and save it as `<track>_unknown.safetensors`"
     from safetensors.torch import save_file
-    from foodcam.pipeline import run_learner
-    from foodcam.openset import learner_outputs
+    from foodcam.pipeline import run_learner  # here, not at the top: the training pipeline (scraper, explainers, report) is heavy, and loading a model must stay light
     run = Path(run); track = run_track(run, track)
     learn, _ = run_learner(run, track)
     dls = learn.dls

@@ -17,8 +17,8 @@ from .core import data_dir, atomic_write, IMAGE_FORMATS, IMAGE_EXTS
 __all__ = ['CIFAR10', 'CIFAR100', 'HEADERS', 'RETRY_CODES', 'EXTS', 'MANIFEST_COLS', 'KEPT', 'norm_name', 'imagenet_classes',
            'check_classes', 'ScrapeError', 'ddg_url', 'get_retry', 'ddg_filters', 'ddg_token', 'ddg_image_urls',
            'FetchError', 'decode_image', 'fetch_image', 'remove_partials', 'append_manifest', 'read_manifest', 'dhash',
-           'hamming', 'dataset_files', 'find_duplicates', 'scrape', 'scrape_summary', 'check_file', 'clean',
-           'undo_clean', 'quarantine', 'Reviewer', 'review']
+           'hamming', 'dataset_files', 'union_groups', 'find_duplicates', 'scrape', 'scrape_summary', 'check_file',
+           'move_file', 'clean', 'append_log', 'undo_clean', 'quarantine', 'Reviewer', 'review']
 
 # %% ../nbs/01_scrape.ipynb 5
 CIFAR10 = 'airplane automobile bird cat deer dog frog horse ship truck'.split()
@@ -256,7 +256,10 @@ def dataset_files(path, # a dataset folder: `<path>/<label>/<file>`
     return [f for d in dirs for f in sorted(d.iterdir())
             if f.is_file() and not f.name.startswith('.') and (exts is None or f.suffix.lower() in exts)]
 
-def _groups(pairs, n):
+def union_groups(pairs, # (i, j) index pairs that belong together
+                 n: int, # number of items
+                ) -> list:
+    "The groups of two or more items (of 0..n-1) that `pairs` connect, by union-find, as lists of indices"
     parent = list(range(n))
     def find(i):
         while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
@@ -284,7 +287,7 @@ def find_duplicates(path, # a dataset folder, or a list of image files
             d = np.bitwise_count(h[s:s+512, None] ^ h[None, :])
             pairs += [(s+i, j) for i, j in zip(*np.nonzero(d <= max_dist)) if j < s+i]
     res = []
-    for g in _groups(pairs, n):
+    for g in union_groups(pairs, n):
         fs = [files[i] for i in sorted(g)]
         res.append(dict(files=fs, kind='exact' if len({sha[i] for i in g}) == 1 else 'near',
                         cross_class=len({f.parent.name for f in fs}) > 1))
@@ -367,7 +370,10 @@ def check_file(f, # an image file
     except FetchError as e: return 'broken' if e.status == 'too_big' else e.status
     return 'too_small' if min(im.size) < min_size else None
 
-def _move(src, dst):
+def move_file(src:Path, # file to move
+              dst:Path, # where to; its folder is created
+             ):
+    "Move `src` to `dst`, never overwriting a file already there"
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.exists(): raise FileExistsError(f'{dst} exists: clean would overwrite it')
     os.replace(src, dst)
@@ -395,12 +401,15 @@ def clean(path, # a dataset folder `<path>/<label>/<file>`
                 label=f.parent.name, time=time.strftime('%Y-%m-%dT%H:%M:%S')) for f, why in moves.items()]
     if not dry_run:
         for m in log:
-            _move(path/m['src'], path/m['dst'])
-            _append_log(path/'_quarantine'/'log.csv', m)
+            move_file(path/m['src'], path/m['dst'])
+            append_log(path/'_quarantine'/'log.csv', m)
     _report(log)
     return log
 
-def _append_log(p, m):
+def append_log(p:Path, # the CSV log (`_quarantine/log.csv`)
+               m:dict, # one row: its keys are the columns
+              ):
+    "Append row `m` to the CSV log `p`, writing the header if the file is new"
     new = not p.exists()
     with open(p, 'a', newline='') as f:
         w = csv.DictWriter(f, list(m));
@@ -420,7 +429,7 @@ def undo_clean(path, # a dataset folder that `clean` cleaned
     path = Path(path); lp = path/'_quarantine'/'log.csv'
     if not lp.exists(): print('nothing to undo'); return []
     log = list(csv.DictReader(lp.open()))
-    for m in reversed(log): _move(path/m['dst'], path/m['src'])
+    for m in reversed(log): move_file(path/m['dst'], path/m['src'])
     lp.unlink()
     for d in sorted((path/'_quarantine').rglob('*'), reverse=True):
         if d.is_dir() and not any(d.iterdir()): d.rmdir()
@@ -437,7 +446,7 @@ def quarantine(path, # the dataset folder
     for f in map(Path, files):
         rel = f.resolve().relative_to(path.resolve()).as_posix()
         m = dict(src=rel, dst=f'_quarantine/{reason}/{rel}', reason=reason, label=f.parent.name, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
-        _move(path/m['src'], path/m['dst']); _append_log(path/'_quarantine'/'log.csv', m); log.append(m)
+        move_file(path/m['src'], path/m['dst']); append_log(path/'_quarantine'/'log.csv', m); log.append(m)
     return log
 
 # %% ../nbs/01_scrape.ipynb 55

