@@ -77,7 +77,7 @@ def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the
                       ) -> bool:
     "Keep freed memory in this process (glibc `mallopt`) instead of returning it to the OS after every large tensor"
     if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
-    import ctypes
+    import ctypes  # only on Linux/glibc
     libc = ctypes.CDLL('libc.so.6')
     M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
     vals = (2**31 - 1, top_pad, mmap_threshold) if on else (128 << 10, 128 << 10, 128 << 10)  # glibc's defaults

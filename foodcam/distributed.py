@@ -86,7 +86,7 @@ def init_distributed(timeout_min: int=180, # how long a rank may wait at a barri
                     ) -> bool:
     "Join the process group of a `torchrun`/`accelerate launch` run through Accelerate (gloo on CPU, NCCL on CUDA); False when not launched so"
     if num_distrib() <= 1: return False
-    from accelerate import PartialState
+    from accelerate import PartialState  # only in a launched run: Accelerate starts the process group
     PartialState(cpu=not torch.cuda.is_available(), timeout=datetime.timedelta(minutes=timeout_min))
     return torch.distributed.is_initialized()
 

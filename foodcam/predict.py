@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import plum
+from safetensors import safe_open
+from safetensors.torch import save_file
 from fastcore.basics import store_attr, AttrDict, patch
 from fastprogress.fastprogress import progress_bar
 import foodcam
@@ -149,7 +151,6 @@ def run_track(run, track=None) -> str:
 # %% ../nbs/14_predict.ipynb 13
 def _load_unknown(fn):
     if not Path(fn).exists(): return None
-    from safetensors import safe_open
     with safe_open(str(fn), 'pt') as f: return UnknownDetector.from_meta(json.loads(f.metadata()['unknown']), {k: f.get_tensor(k) for k in f.keys()})
 
 def load_run(run, # run folder
@@ -172,7 +173,6 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
                     keep: float=0.95, # fraction of validation photos the threshold keeps
                    ) -> UnknownDetector:
     "Fit the unknown detector of a run on its training photos and save it as `<track>_unknown.safetensors`"
-    from safetensors.torch import save_file
     from foodcam.pipeline import run_learner  # here, not at the top: the training pipeline (scraper, explainers, report) is heavy, and loading a model must stay light
     run = Path(run); track = run_track(run, track)
     learn, _ = run_learner(run, track)
@@ -197,7 +197,6 @@ def save_classifier(clf: Classifier, # what to save
                     out, # destination `.safetensors` (the JSON goes beside it)
                    ) -> Path:
     "Write `clf` as safetensors weights + JSON metadata"
-    from safetensors.torch import save_file
     out = Path(out).with_suffix('.safetensors'); out.parent.mkdir(parents=True, exist_ok=True)
     meta = classifier_meta(clf)
     t = {f'model.{k}': v.detach().cpu().contiguous().clone() for k, v in clf.model.state_dict().items()}
@@ -210,7 +209,6 @@ def load_exported(fname, # a `.safetensors` written by `save_classifier`
                   **kwargs, # passed to `Classifier`
                  ) -> Classifier:
     "A `Classifier` from an exported safetensors file"
-    from safetensors import safe_open
     with safe_open(str(fname), 'pt') as f:
         md = f.metadata() or {}
         if 'foodcam' not in md: raise ValueError(f'{fname} is not a foodcam export (no foodcam metadata): write it with `foodcam export RUN OUT`')
@@ -313,7 +311,7 @@ def onnx_session(fname, # an `.onnx` file
                  threads: int|None=None, # intra-op threads; onnxruntime's default if None
                 ):
     "An onnxruntime CPU session"
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional: only for checking an ONNX export
     so = ort.SessionOptions()
     if threads: so.intra_op_num_threads = threads
     return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])

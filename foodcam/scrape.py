@@ -457,7 +457,7 @@ class Reviewer:
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        import ipywidgets as W
+        import ipywidgets as W  # notebook-only
         store_attr(); self.path = Path(path); self.W = W
         self.labels = sorted({f.parent.name for f in dataset_files(self.path)})
         self.label, self.page = label or self.labels[0], 0

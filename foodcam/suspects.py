@@ -102,7 +102,7 @@ def cv_folds(y: np.ndarray, # integer labels
              seed: int=0, # shuffle seed
             ) -> list:
     "Stratified `(train_idx, test_idx)` folds"
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold  # sklearn: heavy, only for this score
     k = min(k, int(np.bincount(y).min()))
     if k < 2: raise ValueError('every class needs at least 2 images for the out-of-fold check')
     return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
@@ -115,7 +115,7 @@ def oof_probs(x: np.ndarray, # N x C features
               seed: int=0, # fold seed
              ) -> np.ndarray:
     "Out-of-fold class probabilities: a logistic-regression head fitted on k-1 folds predicts the k-th"
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # sklearn: heavy, only for this score
     from sklearn.decomposition import PCA
     x = l2norm(x); x = PCA(min(dim, *x.shape), random_state=seed).fit_transform(x)
     p = np.zeros((len(y), int(y.max()) + 1))
@@ -132,7 +132,7 @@ def oof_mahalanobis(x: np.ndarray, # N x C features
                     seed: int=0, # fold seed
                    ) -> np.ndarray:
     "Out-of-fold Mahalanobis distance to the nearest class mean (shared Ledoit-Wolf covariance after PCA)"
-    from sklearn.covariance import LedoitWolf
+    from sklearn.covariance import LedoitWolf  # sklearn: heavy, only for this score
     from sklearn.decomposition import PCA
     x, d = l2norm(x), np.zeros(len(y))
     for tr, te in cv_folds(y, k, seed):
@@ -234,7 +234,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                   **kwargs, # passed to `BackboneFeatures`
                  ) -> Suspects:
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset"
-    from cleanlab.filter import find_label_issues
+    from cleanlab.filter import find_label_issues  # cleanlab: optional and heavy, only for this method
     path = Path(path); files = food_items(path); t0 = time.perf_counter()
     x = (extractor or BackboneFeatures(seed=seed, **kwargs))(files); t1 = time.perf_counter()
     labels = np.array([f.parent.name for f in files]); vocab = np.array(sorted(set(labels))); y = np.searchsorted(vocab, labels)
@@ -349,7 +349,7 @@ class SuspectReviewer:
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        import ipywidgets as W
+        import ipywidgets as W  # notebook-only
         store_attr(); self.W, self.page, self.applied = W, 0, []
         self.btn, self.prev, self.next = W.Button(description='Apply checked'), W.Button(description='<'), W.Button(description='>')
         self.btn.on_click(lambda _: self.apply())
