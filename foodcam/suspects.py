@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_suspects.ipynb 2
 from __future__ import annotations
-import hashlib, os, time, warnings
+import hashlib, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
@@ -17,7 +17,7 @@ from .transfer import load_body, weights_id, body_learner, features_dls, extract
 # %% auto 0
 __all__ = ['OFFTOPIC', 'KINDS', 'REASONS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
            'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects',
-           'make_suspect_dataset', 'apply_suspects', 'SuspectReviewer']
+           'apply_suspects', 'SuspectReviewer']
 
 # %% ../nbs/16_suspects.ipynb 6
 def file_sha1(f, # a file
@@ -263,23 +263,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
     df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other']))
     return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1))
 
-# %% ../nbs/16_suspects.ipynb 19
-def make_suspect_dataset(path, # folder to create
-                         n: int=20, # photos per class
-                         size: int=64, # their side
-                         seed: int=0, # same seed, same photos
-                        ) -> dict:
-    "Shapes in three class folders with planted problems: two photos in the wrong folder, one off-topic grid, one near copy"
-    from foodcam.test_utils import make_image_folder
-    path = make_image_folder(path, n=n, size=size, seed=seed)
-    swaps = {'square/circle_0003.jpg': 'circle', 'circle/triangle_0007.jpg': 'triangle'}  # where it is -> its true class
-    for f, true in swaps.items(): os.replace(path/true/Path(f).name, path/f)
-    a = np.zeros((size, size, 3), np.uint8); a[::8] = 255; a[:, ::8] = 255
-    Image.fromarray(a).save(path/'square'/'grid.jpg')
-    Image.open(path/'triangle'/'triangle_0002.jpg').resize((size + 16, size + 16)).save(path/'triangle'/'copy.png')
-    return dict(path=path, swaps=swaps, off_topic={'square/grid.jpg'}, duplicate={'triangle/copy.png', 'triangle/triangle_0002.jpg'})
-
-# %% ../nbs/16_suspects.ipynb 23
+# %% ../nbs/16_suspects.ipynb 22
 def _caption(r):
     if r.action == 'relabel': return f'{r.label} -> {r.proposed}'
     if r.action == 'quarantine': return f'off-topic ({r.label})'
@@ -314,7 +298,7 @@ def save(self: Suspects, folder, # e.g. the run folder: the report shows what it
     if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
     return out
 
-# %% ../nbs/16_suspects.ipynb 26
+# %% ../nbs/16_suspects.ipynb 25
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`
                    top: int|None=None, # only the first `top` rows (in review order)
@@ -338,7 +322,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
     print(f'applied {len(log)} fixes {c}; `undo_clean` (or `foodcam clean --undo`) restores them' if log else 'nothing to apply')
     return log
 
-# %% ../nbs/16_suspects.ipynb 30
+# %% ../nbs/16_suspects.ipynb 29
 def _thumb(f, side):
     import io
     im = load_rgb(f, draft=side); im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()

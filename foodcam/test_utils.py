@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageCms
 
 # %% auto 0
 __all__ = ['SHAPES', 'synth_image', 'make_image_folder', 'huge_jpeg', 'bomb_png', 'make_hostile_images', 'project_root',
-           'test_data', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset']
+           'test_data', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset', 'make_suspect_dataset']
 
 # %% ../nbs/97_test_utils.ipynb 5
 SHAPES = ('ellipse', 'rectangle', 'triangle', 'cross')
@@ -217,3 +217,18 @@ def make_dirty_dataset(path, # folder to create
     Image.open(path/'circle'/'circle_0002.jpg').resize((96, 96)).save(path/'circle'/'near.png')
     (path/'circle'/'shared.jpg').write_bytes((path/'square'/'square_0003.jpg').read_bytes())
     return path
+
+# %% ../nbs/97_test_utils.ipynb 22
+def make_suspect_dataset(path, # folder to create
+                         n: int=20, # photos per class
+                         size: int=64, # their side
+                         seed: int=0, # same seed, same photos
+                        ) -> dict:
+    "Shapes in three class folders with planted problems: two photos in the wrong folder, one off-topic grid, one near copy"
+    path = make_image_folder(path, n=n, size=size, seed=seed)
+    swaps = {'square/circle_0003.jpg': 'circle', 'circle/triangle_0007.jpg': 'triangle'}  # where it is -> its true class
+    for f, true in swaps.items(): os.replace(path/true/Path(f).name, path/f)
+    a = np.zeros((size, size, 3), np.uint8); a[::8] = 255; a[:, ::8] = 255
+    Image.fromarray(a).save(path/'square'/'grid.jpg')
+    Image.open(path/'triangle'/'triangle_0002.jpg').resize((size + 16, size + 16)).save(path/'triangle'/'copy.png')
+    return dict(path=path, swaps=swaps, off_topic={'square/grid.jpg'}, duplicate={'triangle/copy.png', 'triangle/triangle_0002.jpg'})
