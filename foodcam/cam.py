@@ -4,7 +4,6 @@
 
 # %% ../nbs/07_cam.ipynb 2
 from __future__ import annotations
-import math
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 import matplotlib.pyplot as plt
@@ -13,6 +12,8 @@ from fastai.callback.hook import hook_output, Hook
 from fastai.learner import Learner
 from fastai.interpret import ClassificationInterpretation
 from fastai.data.transforms import Normalize
+from fastai.torch_core import TensorImage
+from fastai.vision.data import get_grid
 from .core import autocast
 
 # %% auto 0
@@ -84,11 +85,11 @@ def upsample(maps: torch.Tensor, # (N, h, w) maps
 def denorm(xb: torch.Tensor, # normalised image batch (N, 3, H, W)
            dls=None, # `DataLoaders` (or a `Learner`) whose `Normalize` to undo; none if None
           ) -> np.ndarray:
-    "Images (N, H, W, 3) in [0, 1] for display"
-    dls = getattr(dls, 'dls', dls); x = xb.detach().float().cpu()
+    "Images (N, H, W, 3) in [0, 1] for display: fastai's `Normalize.decode` of the `DataLoaders`' batch transforms"
+    dls = getattr(dls, 'dls', dls); x = TensorImage(plain(xb).detach().float().cpu())
     for t in (getattr(getattr(dls, 'after_batch', None), 'fs', None) or []):
-        if isinstance(t, Normalize): x = x * t.std.cpu().view(1, -1, 1, 1) + t.mean.cpu().view(1, -1, 1, 1)
-    return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+        if isinstance(t, Normalize): x = t.decode(x)  # only `Normalize`: `dls.decode` would also turn 0-1 floats back into bytes
+    return plain(x).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 # %% ../nbs/07_cam.ipynb 20
 def show_cam(img: np.ndarray, # (H, W, 3) image in [0, 1]
@@ -119,11 +120,10 @@ def image_grid(n: int, # images to show
                ncols: int, # columns
                size: float=2.2, # inches per image
               ):
-    "`(figure, flat axes)` of a grid for `n` images, axes off"
-    nrows = max(1, math.ceil(n / ncols))
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
-    for ax in axs.flat: ax.axis('off')
-    return fig, axs.flat
+    "`(figure, iterator of axes)` of fastai's `get_grid` for `n` images in `ncols` columns, `size` inches each, axes off"
+    fig, axs = get_grid(max(n, 1), ncols=ncols, imsize=size, return_fig=True)
+    for ax in axs: ax.axis('off')
+    return fig, iter(axs)  # the plots take one axes after the other with `next`
 
 # %% ../nbs/07_cam.ipynb 22
 def show_cams(learn: Learner, # learner with a foodcam model
