@@ -4,9 +4,8 @@
 
 # %% ../nbs/15_app.ipynb 2
 from __future__ import annotations
-import base64, html, io, json, sys, threading, time
+import base64, io, json, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
-from pathlib import Path
 from PIL import Image
 import foodcam
 from .predict import Classifier, load_classifier, cam_overlay

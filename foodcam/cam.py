@@ -4,20 +4,21 @@
 
 # %% ../nbs/07_cam.ipynb 2
 from __future__ import annotations
-import math
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-import matplotlib; import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt
 from fastcore.basics import patch
 from fastai.callback.hook import hook_output, Hook
 from fastai.learner import Learner
 from fastai.interpret import ClassificationInterpretation
 from fastai.data.transforms import Normalize
+from fastai.torch_core import TensorImage
+from fastai.vision.data import get_grid
 from .core import autocast
 
 # %% auto 0
-__all__ = ['split_model', 'evaluating', 'class_index', 'cam', 'upsample', 'denorm', 'show_cam', 'show_cams', 'channel_maps',
-           'plot_activations', 'CAMInterpretation', 'farthest_points']
+__all__ = ['split_model', 'evaluating', 'model_of', 'plain', 'class_index', 'cam', 'upsample', 'denorm', 'show_cam', 'save_fig',
+           'image_grid', 'show_cams', 'channel_maps', 'plot_activations', 'CAMInterpretation', 'farthest_points']
 
 # %% ../nbs/07_cam.ipynb 5
 def split_model(model, # a foodcam model `nn.Sequential(body, GAPHead)`, or a `Learner` holding one
@@ -39,8 +40,13 @@ class evaluating:
     def __enter__(self): self.was = self.model.training; self.model.eval(); return self.model
     def __exit__(self, *args): self.model.train(self.was)
 
-def _model(m): return m.model if isinstance(m, Learner) else m
-def _plain(t): return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) else t  # drop fastai's TensorImage type
+def model_of(m): # a `Learner` or an `nn.Module`
+    "The model of a `Learner`, or `m` itself: every function here takes either"
+    return m.model if isinstance(m, Learner) else m
+
+def plain(t): # a tensor, maybe one of fastai's subclasses (`TensorImage`...)
+    "`t` as a plain `torch.Tensor` (fastai's subclasses carry types and dispatch the maths here does not want)"
+    return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) else t
 
 def class_index(cls, # None (predicted class), an int, or one index per image
                 logits: torch.Tensor, # (N, n_classes)
@@ -62,11 +68,11 @@ def cam(model, # a foodcam model or `Learner`
        ) -> tuple:
     "Class activation maps (N, h, w) for `cls` and the logits (N, n_classes), from one forward pass"
     if xb.dim() == 3: c, lg = cam(model, xb[None], cls, bf16); return c[0], lg[0]
-    model = _model(model); body, fc = split_model(model)
+    model = model_of(model); body, fc = split_model(model)
     with evaluating(model), hook_output(body) as h, torch.no_grad(), autocast(xb.device, enabled=bf16):
         logits = model(xb)
-    logits = _plain(logits).float(); idx = class_index(cls, logits)
-    return torch.einsum('nchw,nc->nhw', _plain(h.stored).float(), fc.weight.detach().float()[idx]), logits
+    logits = plain(logits).float(); idx = class_index(cls, logits)
+    return torch.einsum('nchw,nc->nhw', plain(h.stored).float(), fc.weight.detach().float()[idx]), logits
 
 # %% ../nbs/07_cam.ipynb 18
 def upsample(maps: torch.Tensor, # (N, h, w) maps
@@ -79,11 +85,11 @@ def upsample(maps: torch.Tensor, # (N, h, w) maps
 def denorm(xb: torch.Tensor, # normalised image batch (N, 3, H, W)
            dls=None, # `DataLoaders` (or a `Learner`) whose `Normalize` to undo; none if None
           ) -> np.ndarray:
-    "Images (N, H, W, 3) in [0, 1] for display"
-    dls = getattr(dls, 'dls', dls); x = xb.detach().float().cpu()
+    "Images (N, H, W, 3) in [0, 1] for display: fastai's `Normalize.decode` of the `DataLoaders`' batch transforms"
+    dls = getattr(dls, 'dls', dls); x = TensorImage(plain(xb).detach().float().cpu())
     for t in (getattr(getattr(dls, 'after_batch', None), 'fs', None) or []):
-        if isinstance(t, Normalize): x = x * t.std.cpu().view(1, -1, 1, 1) + t.mean.cpu().view(1, -1, 1, 1)
-    return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+        if isinstance(t, Normalize): x = t.decode(x)  # only `Normalize`: `dls.decode` would also turn 0-1 floats back into bytes
+    return plain(x).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 # %% ../nbs/07_cam.ipynb 20
 def show_cam(img: np.ndarray, # (H, W, 3) image in [0, 1]
@@ -96,22 +102,28 @@ def show_cam(img: np.ndarray, # (H, W, 3) image in [0, 1]
             ):
     "Show `img` with a class activation map overlaid as a heatmap"
     if ax is None: _, ax = plt.subplots(figsize=(3, 3))
-    m = torch.as_tensor(np.asarray(_plain(heat.detach()) if isinstance(heat, torch.Tensor) else heat, dtype=np.float32))
+    m = torch.as_tensor(np.asarray(plain(heat.detach()) if isinstance(heat, torch.Tensor) else heat, dtype=np.float32))
     m = upsample(m[None], img.shape[:2])[0].numpy()
     ax.imshow(img); ax.imshow(m, alpha=alpha, cmap=cmap, vmin=vmin, vmax=vmax); ax.axis('off')
     if title: ax.set_title(title, fontsize=8)
     return ax
 
-def _save(fig, fname):
+def save_fig(fig, # a matplotlib figure
+             fname, # PNG to write; none if None
+            ):
+    "Lay out `fig`, save it as `fname` if given, and return it"
     fig.tight_layout()
     if fname: Path(fname).parent.mkdir(parents=True, exist_ok=True); fig.savefig(fname, dpi=110)
     return fig
 
-def _grid(n, ncols, size=2.2):
-    nrows = max(1, math.ceil(n / ncols))
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
-    for ax in axs.flat: ax.axis('off')
-    return fig, axs.flat
+def image_grid(n: int, # images to show
+               ncols: int, # columns
+               size: float=2.2, # inches per image
+              ):
+    "`(figure, iterator of axes)` of fastai's `get_grid` for `n` images in `ncols` columns, `size` inches each, axes off"
+    fig, axs = get_grid(max(n, 1), ncols=ncols, imsize=size, return_fig=True)
+    for ax in axs: ax.axis('off')
+    return fig, iter(axs)  # the plots take one axes after the other with `next`
 
 # %% ../nbs/07_cam.ipynb 22
 def show_cams(learn: Learner, # learner with a foodcam model
@@ -124,11 +136,11 @@ def show_cams(learn: Learner, # learner with a foodcam model
     "Image | CAM overlay pairs for a batch; returns the figure"
     xb = xb[:max_n]; cams, logits = cam(learn, xb, cls); idx = class_index(cls, logits)
     probs = logits.softmax(1); ims = denorm(xb, learn); vocab = learn.dls.vocab
-    fig, axs = _grid(2 * len(xb), ncols)
+    fig, axs = image_grid(2 * len(xb), ncols)
     for i, im in enumerate(ims):
         a, b = next(axs), next(axs); a.imshow(im)
         show_cam(im, cams[i], b, f'{vocab[idx[i]]} {probs[i, idx[i]]:.2f}')
-    return _save(fig, fname)
+    return save_fig(fig, fname)
 
 # %% ../nbs/07_cam.ipynb 27
 def channel_maps(model, # a foodcam model or `Learner`
@@ -137,7 +149,7 @@ def channel_maps(model, # a foodcam model or `Learner`
                  most_active: bool=False, # the `n` most active channels instead of the first `n`
                 ) -> tuple:
     "Channel indices and their pre-GAP maps (n, h, w) for one image"
-    model = _model(model); body, _ = split_model(model)
+    model = model_of(model); body, _ = split_model(model)
     if x.dim() == 3: x = x[None]
     with evaluating(model), torch.no_grad(): a = body(x[:1]).float()[0]
     idx = a.mean((1, 2)).argsort(descending=True)[:n] if most_active else torch.arange(min(n, len(a)))
@@ -153,11 +165,11 @@ def plot_activations(model, # a foodcam model or `Learner`
     "A grid of pre-GAP channel maps for one image, bilinearly upsampled to the image size"
     idx, maps = channel_maps(model, x, n, most_active)
     up = upsample(maps, x.shape[-2:])
-    fig, axs = _grid(len(idx), ncols, 1.6)
+    fig, axs = image_grid(len(idx), ncols, 1.6)
     for i, m in zip(idx, up):
         ax = next(axs); ax.imshow(m.numpy(), cmap='viridis'); ax.set_title(f'ch {int(i)}  {float(m.mean()):.2f}', fontsize=7)
     fig.suptitle(('most active' if most_active else 'first') + f' {len(idx)} channels', fontsize=9)
-    return _save(fig, fname)
+    return save_fig(fig, fname)
 
 # %% ../nbs/07_cam.ipynb 30
 class CAMInterpretation(ClassificationInterpretation):
@@ -216,7 +228,7 @@ def plot_cam_rows(self: CAMInterpretation,
     idxs = torch.as_tensor(idxs).long().flatten()
     if not len(idxs): raise ValueError('no images to plot (e.g. no wrong predictions): nothing to show')
     inps, cp, ct = self.cams_for(idxs); ims = denorm(inps, self.learn); v = self.vocab
-    fig, axs = _grid(3 * len(idxs), 3 * ncols)
+    fig, axs = image_grid(3 * len(idxs), 3 * ncols)
     for k, i in enumerate(idxs.tolist()):
         p, t = int(self.decoded[i]), int(self.targs[i])
         lo, hi = float(min(cp[k].min(), ct[k].min())), float(max(cp[k].max(), ct[k].max()))
@@ -224,7 +236,7 @@ def plot_cam_rows(self: CAMInterpretation,
         show_cam(ims[k], cp[k], next(axs), f'CAM {v[p]} (pred)', vmin=lo, vmax=hi)
         show_cam(ims[k], ct[k], next(axs), f'CAM {v[t]} (true)', vmin=lo, vmax=hi)
     if title: fig.suptitle(title)
-    return _save(fig, fname)
+    return save_fig(fig, fname)
 
 # %% ../nbs/07_cam.ipynb 36
 @patch
@@ -253,7 +265,7 @@ def plot_confusion(self: CAMInterpretation,
                   ):
     "fastai's confusion matrix plot, returned as a figure (and saved)"
     self.plot_confusion_matrix(**kwargs)
-    return _save(plt.gcf(), fname)
+    return save_fig(plt.gcf(), fname)
 
 # %% ../nbs/07_cam.ipynb 41
 def farthest_points(feats: torch.Tensor, # (n, d) features
@@ -290,8 +302,8 @@ def plot_correct(self: CAMInterpretation,
     idxs = torch.tensor(self.diverse_correct(per_class))
     if not len(idxs): raise ValueError('no correct predictions to show: train the model first')
     inps, cp, _ = self.cams_for(idxs); ims = denorm(inps, self.learn)
-    fig, axs = _grid(2 * len(idxs), 2 * ncols)
+    fig, axs = image_grid(2 * len(idxs), 2 * ncols)
     for k, i in enumerate(idxs.tolist()):
         p = int(self.decoded[i]); a = next(axs); a.imshow(ims[k])
         show_cam(ims[k], cp[k], next(axs), f'{self.vocab[p]} {float(self.preds[i, p]):.2f}')
-    return _save(fig, fname)
+    return save_fig(fig, fname)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_cifar.ipynb 2
 from __future__ import annotations
-import io, tarfile, time
+import io, tarfile
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
@@ -14,20 +14,20 @@ from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.data.external import untar_data, URLs
 from fastai.learner import Learner
-import fastai.callback.schedule  # patches `Learner.fit_one_cycle`, used on `cifar_transfer` learners
+import fastai.callback.schedule  # noqa: F401 (imported for its side effect: it patches `Learner.fit_one_cycle`, used on `cifar_transfer` learners
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.vision.learner import default_split
-from .core import cache_dir, reuse_freed_memory
+from .core import cache_dir, freed_memory_reused, autocast, IMAGE_EXTS
 from .train import HEADS, head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 
 # %% auto 0
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'InputNorm', 'Conv', 'BN', 'conv_group', 'CifarBody', 'cifar_arch', 'cifar_net',
            'patch_whitening', 'init_whitening', 'cifar_tensors', 'TensorDL', 'cifar_dls', 'batch_translate',
-           'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'Lookahead', 'WhitenBias', 'ReuseMemory',
-           'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'save_cifar',
-           'load_cifar', 'cifar_transfer', 'compare_runs']
+           'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'LookaheadEMA', 'WhitenBias', 'ReuseMemory',
+           'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'cifar_arch_args',
+           'save_cifar', 'load_cifar', 'cifar_transfer', 'compare_runs']
 
 # %% ../nbs/04_cifar.ipynb 5
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -120,19 +120,17 @@ def init_whitening(model: nn.Module, # a `cifar_net`
     return model
 
 # %% ../nbs/04_cifar.ipynb 13
-_IMG_EXT = ('.jpg', '.jpeg', '.png')
-
 def _cifar_files(src: Path):
     "Yield (split, class, name, bytes-or-path) for the images of a folder or .tgz"
     if src.is_dir():
         for f in sorted(src.rglob('*')):
             parts = f.relative_to(src).parts
-            if f.suffix.lower() in _IMG_EXT and len(parts) >= 3 and parts[-3] in ('train', 'test'): yield parts[-3], parts[-2], f.name, f
+            if f.suffix.lower() in IMAGE_EXTS and len(parts) >= 3 and parts[-3] in ('train', 'test'): yield parts[-3], parts[-2], f.name, f
         return
     with tarfile.open(src) as tf:
         for m in tf:
             parts = Path(m.name).parts
-            if m.isfile() and Path(m.name).suffix.lower() in _IMG_EXT and len(parts) >= 3 and parts[-3] in ('train', 'test'):
+            if m.isfile() and Path(m.name).suffix.lower() in IMAGE_EXTS and len(parts) >= 3 and parts[-3] in ('train', 'test'):
                 yield parts[-3], parts[-2], parts[-1], (tf, m)
 
 def _decode(o) -> np.ndarray:
@@ -216,7 +214,7 @@ class BatchAug(Callback):
     "Flip + translate whole training batches (airbench's augmentation); validation batches untouched"
     def __init__(self, translate: int=2, # largest shift in pixels (0: none)
                  flip: bool=True, # random horizontal flips
-                ): store_attr()
+                   ): store_attr()
     def before_batch(self):
         if not self.training: return
         x = self.xb[0]
@@ -247,7 +245,7 @@ class AirSched(Callback):
                  head_scaler: float=1/81, # lr multiplier of the head: the square of `cifar_net`'s folded `logit_scale`
                  warmup: float=0.23, # fraction of steps of linear warm-up from 0.2x
                  final: float=0.07, # lr at the end, as a fraction of the peak
-                ): store_attr()
+                   ): store_attr()
     def factor(self, pct: float) -> float:
         if pct < self.warmup: return 0.2 + 0.8 * pct / self.warmup
         return 1 - (1 - self.final) * (pct - self.warmup) / (1 - self.warmup)
@@ -259,11 +257,11 @@ class AirSched(Callback):
             pg['lr'] = lr * s * f; pg['weight_decay'] = wd / (lr * s)  # torch multiplies decay by lr: effective wd*f
 
 # %% ../nbs/04_cifar.ipynb 23
-class Lookahead(Callback):
+class LookaheadEMA(Callback):
     "airbench's lookahead: every `every` steps lerp the weights towards a slow copy (alpha 0.95^5 t^3), then copy it back"
     order = 60
     def __init__(self, every: int=5, # steps between updates
-                ): store_attr()
+                   ): store_attr()
     def before_fit(self):
         self.step = 0; self.slow = {k: v.detach().clone() for k, v in self.model.state_dict().items() if v.is_floating_point()}
     @torch.no_grad()
@@ -278,16 +276,15 @@ class Lookahead(Callback):
 class WhitenBias(Callback):
     "Train the whitening conv's bias for the first `epochs` epochs only"
     def __init__(self, epochs: int=3, # epochs with a trainable whitening bias
-                ): store_attr()
+                   ): store_attr()
     def before_epoch(self):
         self.model[0].whiten.bias.requires_grad_(self.epoch < self.epochs)
 
 # %% ../nbs/04_cifar.ipynb 26
 class ReuseMemory(Callback):
-    "`reuse_freed_memory` while fitting (1.3x faster CPU steps), glibc's defaults again after"
-    def before_fit(self): self.on = reuse_freed_memory()
-    def after_fit(self):
-        if self.on: reuse_freed_memory(False)
+    "`foodcam.core.freed_memory_reused` around a fit (1.3x faster CPU steps), glibc's defaults again after"
+    def before_fit(self): self.ctx = freed_memory_reused(); self.ctx.__enter__()
+    def after_fit(self): self.ctx.__exit__(None, None, None)
 
 def train_images(dls, # DataLoaders giving 0..1 images
                  n: int=5000, # at most this many
@@ -312,7 +309,7 @@ def cifar_learner(dls, # DataLoaders of 0..1 images (`cifar_dls` or `food_dls(si
     "A fastai `Learner` that trains a `cifar_net` with airbench's recipe (and `reuse_freed_memory`: 1.3x faster steps on CPU)"
     if model is None: model = cifar_net(len(dls.vocab), widths)
     init_whitening(model, train_images(dls))
-    cbs = [AirSched(), Lookahead(), WhitenBias(whiten_bias_epochs), BF16(), EpochCurves(), ReuseMemory()] + ([BatchAug()] if aug else []) + list(cbs or [])
+    cbs = [AirSched(), LookaheadEMA(), WhitenBias(whiten_bias_epochs), BF16(), EpochCurves(), ReuseMemory()] + ([BatchAug()] if aug else []) + list(cbs or [])
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=label_smoothing), opt_func=air_opt,
                    splitter=air_splitter, metrics=accuracy, cbs=cbs, **kwargs)
 
@@ -324,7 +321,6 @@ def tta_logits(model: nn.Module, # a trained classifier (put in eval mode here)
                bs: int=1000, # batch size
               ) -> torch.Tensor:
     "Logits with airbench's test-time augmentation, in bf16 autocast where supported"
-    from foodcam.core import autocast
     model.eval(); dev = next(model.parameters()).device
     def mirror(b): return model(b) if tta_level == 0 else 0.5 * (model(b) + model(b.flip(-1)))
     out = []
@@ -350,7 +346,7 @@ def cifar_model_path(arch: str='airnet', # from `cifar_arch`
     "Where the trained CIFAR-10 model lives: `cache_dir('models')/cifar10_<arch>.pth`"
     return cache_dir('models')/f'cifar10_{arch}.pth'
 
-def _arch_args(arch: str) -> dict:
+def cifar_arch_args(arch: str) -> dict:
     "`cifar_net` widths and pool from an architecture name (inverse of `cifar_arch`)"
     if not arch.startswith('airnet'): raise ValueError(f"{arch!r} is not a cifar_net architecture (expected 'airnet', 'airnet_<w1>-<w2>-<w3>', optionally ending '_gap')")
     pool = 'avg' if arch.endswith('_gap') else 'max'
@@ -374,7 +370,7 @@ def load_cifar(fname=None, # checkpoint; `cifar_model_path()` if None
     fname = Path(fname or cifar_model_path())
     if not fname.exists(): raise FileNotFoundError(f'no CIFAR model at {fname}: train one with `python bench/cifar.py` (or the notebook 04_cifar)')
     meta = read_meta(fname)
-    model = cifar_net(len(meta['classes']), **_arch_args(meta['arch']))
+    model = cifar_net(len(meta['classes']), **cifar_arch_args(meta['arch']))
     meta = load_model(fname, model, arch, classes)
     return model.eval(), meta
 

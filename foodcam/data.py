@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb 2
 from __future__ import annotations
-import io, os, json, hashlib
+import io, json, hashlib
 from contextlib import contextmanager
 from collections import Counter
 from pathlib import Path
@@ -14,8 +14,7 @@ from fastcore.basics import store_attr
 from functools import partial
 from fastai.vision.all import (PILImage, TensorImage, DataBlock, TransformBlock, IntToFloatTensor, CategoryBlock, DataLoaders, RandTransform,
                                Resize, RandomCrop, Brightness, Contrast, Rotate, aug_transforms, parent_label)
-from .scrape import dataset_files, IMAGE_EXTS
-from .core import cache_dir
+from .core import cache_dir, atomic_write, IMAGE_EXTS
 
 # %% auto 0
 __all__ = ['MAX_PIXELS', 'MIN_SIDE', 'REASONS', 'AUGS', 'to_rgb', 'ImageTooBig', 'open_bounded', 'load_rgb', 'FoodImage',
@@ -146,7 +145,7 @@ def verify_items(path, # the dataset folder: one sub-folder of images per class
         if why: bad[rel] = why
         else: ok.append(e)
     if cache and new != old:
-        tmp = cf.with_name(f'.{cf.name}.tmp{os.getpid()}'); tmp.write_text(json.dumps(new)); os.replace(tmp, cf)
+        atomic_write(cf, json.dumps(new))
     if verbose:
         for line in exclusion_summary(bad): print(line)
     return ok, bad

@@ -16,11 +16,12 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.distributed import DistributedDL, DistributedTrainer
-from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
+from fastai.torch_core import rank_distrib, num_distrib
 from accelerate.utils import DistributedDataParallelKwargs
 from .core import bf16_supported
 from .train import BF16, EpochCurves, write_json
 from .transfer import extract_features
+from .pipeline import train_track
 
 # %% auto 0
 __all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'cuda_settings', 'GPUReady', 'init_distributed', 'distributed',
@@ -85,7 +86,7 @@ def init_distributed(timeout_min: int=180, # how long a rank may wait at a barri
                     ) -> bool:
     "Join the process group of a `torchrun`/`accelerate launch` run through Accelerate (gloo on CPU, NCCL on CUDA); False when not launched so"
     if num_distrib() <= 1: return False
-    from accelerate import PartialState
+    from accelerate import PartialState  # only in a launched run: Accelerate starts the process group
     PartialState(cpu=not torch.cuda.is_available(), timeout=datetime.timedelta(minutes=timeout_min))
     return torch.distributed.is_initialized()
 
@@ -119,7 +120,6 @@ def train_distributed(data: str, # dataset folder: one sub-folder of images per 
                       sync_bn: bool=False, # SyncBatchNorm (CUDA only)
                      ) -> dict:
     "Train `tracks` data-parallel over the launched processes (`torchrun --nproc_per_node N -m foodcam.distributed DATA`); rank 0 writes the run folder"
-    from foodcam.pipeline import train_track
     res = {}
     with distributed(sync_bn):
         for t in str(tracks).split(','):

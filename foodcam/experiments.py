@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_experiments.ipynb 2
 from __future__ import annotations
-import functools, math, os, random, tempfile, threading, time
+import functools, math, os, random, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -14,18 +14,17 @@ from fastcore.basics import patch, store_attr
 from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import Learner
-from fastai.callback.schedule import ParamScheduler, fit_one_cycle, fine_tune, lr_find  # patch Learner
-from .core import set_seed
+from fastai.callback.schedule import ParamScheduler  # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
+from .core import set_seed, offline, online, BUDGETS, QUICK_FT_IMAGES
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
-from .weights import load_pretrained, WeightsNotFound
-from .transfer import transfer_learner, features_learner, finetune_lrs
-from .pipeline import online
+from .weights import load_backbone_weights, WeightsNotFound
+from .transfer import transfer_learner, features_learner, finetune_lrs, find_lr
 
 # %% auto 0
-__all__ = ['BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs', 'stage_lr_find',
-           'recipe_lab', 'FreezeBNParams', 'effnet_arch', 'recipe_effnet', 'fastai_learner', 'recipe_fastai',
-           'summarize_runs', 'overlap_notes', 'md_table', 'plot_experiments', 'run_experiments', 'write_experiments']
+__all__ = ['RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs', 'recipe_lab',
+           'FreezeBNParams', 'effnet_arch', 'recipe_effnet', 'fastai_learner', 'recipe_fastai', 'summarize_runs',
+           'overlap_notes', 'md_table', 'plot_experiments', 'run_experiments', 'write_experiments']
 
 # %% ../nbs/10_experiments.ipynb 5
 def sched_exp_decay(lr0, # starting learning rate (a float, or an array: one per layer group)
@@ -115,31 +114,15 @@ def sample_epochs(dls, # fastai DataLoaders
     dls.loaders[0] = dls.train.new(n=n, get_idxs=lambda: rng.sample(range(N), n))
     return dls
 
-# %% ../nbs/10_experiments.ipynb 20
-def stage_lr_find(learn: Learner, # the learner of the stage, set up (frozen/unfrozen) as it will train
-                  fname=None, # save the plot as this PNG
-                  **kwargs, # passed to `Learner.lr_find`
-                 ) -> float:
-    "fastai's `lr_find` without side effects on curves or the working directory; returns the `valley` suggestion"
-    old = learn.path
-    with tempfile.TemporaryDirectory() as d, learn.removed_cbs([cb for cb in learn.cbs if isinstance(cb, EpochCurves)]):
-        learn.path = Path(d)
-        try:
-            with learn.no_bar(): sug = learn.lr_find(show_plot=fname is not None, **kwargs)
-        finally: learn.path = old
-    if fname is not None:
-        fig = plt.gcf(); fig.suptitle(f'{Path(fname).stem}: valley {sug.valley:.2g}'); fig.savefig(fname, dpi=80); plt.close(fig)
-    return float(sug.valley)
-
-# %% ../nbs/10_experiments.ipynb 22
-BUDGETS = {  # recipe -> {quick: (stage-1 epochs, stage-2 epochs, training images per epoch of image stages)}
-    'lab': {False: (30, 2, None), True: (20, 1, 160)},
+# %% ../nbs/10_experiments.ipynb 21
+RECIPE_BUDGETS = {  # recipe -> {quick: (stage-1 epochs, stage-2 epochs, training images per epoch of image stages)}
+    'lab': {q: (BUDGETS['frozen'][q], BUDGETS['finetune'][q], QUICK_FT_IMAGES if q else None) for q in (False, True)},  # the demo's frozen + finetune tracks
     'effnet': {False: (10, 3, None), True: (3, 1, 160)},
     'fastai': {False: (1, 2, None), True: (1, 1, 160)}}
 
 def _setup(name, data, seed, quick, epochs, epoch_items, split_seed, size, bs, aug):
     "Budgets, seeded loaders and the stats recorder shared by the recipes"
-    e1, e2, n = BUDGETS[name][bool(quick)]
+    e1, e2, n = RECIPE_BUDGETS[name][bool(quick)]
     if epochs is not None: e1, e2 = epochs
     if epoch_items is None: epoch_items = n
     set_seed(seed)
@@ -155,14 +138,14 @@ def _lr_png(out, name, stage, seed):
     Path(out).mkdir(parents=True, exist_ok=True)
     return Path(out)/f'lr_find_{name}_{stage}_seed{seed}.png'
 
-# %% ../nbs/10_experiments.ipynb 24
+# %% ../nbs/10_experiments.ipynb 23
 def recipe_lab(data, # dataset folder: one sub-folder of images per class
                seed: int=42, # training seed
-               quick: bool=False, # quick budgets (`BUDGETS`)
+               quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
                out=None, # folder for the lr_find plots
-               epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `BUDGETS` if None
+               epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `RECIPE_BUDGETS` if None
                lrs: tuple|None=None, # (head lr, fine-tuning lr or slice); lr_find's valley and `finetune_lrs(lr)` if None
-               epoch_items: int|None=None, # training images per fine-tuning epoch; `BUDGETS` if None
+               epoch_items: int|None=None, # training images per fine-tuning epoch; `RECIPE_BUDGETS` if None
                arch: str|None=None, # timm body; legacy_xception if None
                pretrained: bool=True, # False: random weights (tests)
                weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
@@ -178,7 +161,7 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
     learn.freeze(); learn.stage = 'frozen'
     with stats.prelude(): tl = features_learner(learn)
     stats.info['lr_source'] = 'lr_find valley' if lr is None else 'given'
-    if lr is None: lr = stage_lr_find(tl, _lr_png(out, 'lab', 'frozen', seed))
+    if lr is None: lr = float(find_lr(tl, None, fname=_lr_png(out, 'lab', 'frozen', seed)).valley)
     learn.frozen_lr = tl.stage_lr = lr
     stats.info['epoch_items'] = len(tl.dls.train.dataset)  # the cached head stage always sees every image
     with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(e1, lr, cbs=stats)
@@ -188,7 +171,7 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(e2, learn.stage_lr, cbs=stats)
     return _finish(learn, stats)
 
-# %% ../nbs/10_experiments.ipynb 26
+# %% ../nbs/10_experiments.ipynb 25
 class FreezeBNParams(Callback):
     "BatchNorm scale and shift not trainable in any fit (with `FreezeBNStats`: BatchNorm entirely frozen)"
     order = 1
@@ -199,19 +182,19 @@ class FreezeBNParams(Callback):
 @functools.lru_cache(maxsize=None)
 def effnet_arch() -> str:
     "'efficientnet_b0' if timm can download its weights, else 'tf_efficientnet_lite0' (found offline by `foodcam.weights`)"
-    if not os.environ.get('FOODCAM_OFFLINE') and online('huggingface.co'):
-        try: load_pretrained('efficientnet_b0', online=True); return 'efficientnet_b0'
+    if not offline() and online('huggingface.co'):
+        try: load_backbone_weights('efficientnet_b0', online=True); return 'efficientnet_b0'
         except WeightsNotFound: pass
     return 'tf_efficientnet_lite0'
 
-# %% ../nbs/10_experiments.ipynb 27
+# %% ../nbs/10_experiments.ipynb 26
 def recipe_effnet(data, # dataset folder: one sub-folder of images per class
                   seed: int=42, # training seed
-                  quick: bool=False, # quick budgets (`BUDGETS`)
+                  quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
                   out=None, # folder for the lr_find plots (this recipe fixes its rates: none)
-                  epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `BUDGETS` if None
+                  epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `RECIPE_BUDGETS` if None
                   lrs: tuple|None=None, # (head lr0, fine-tuning lr0) of `lr0 * exp(-0.3 * epoch)`; (1e-2, 1e-5) if None
-                  epoch_items: int|None=None, # training images per epoch; `BUDGETS` if None
+                  epoch_items: int|None=None, # training images per epoch; `RECIPE_BUDGETS` if None
                   arch: str|None=None, # timm body; `effnet_arch()` if None
                   pretrained: bool=True, # False: random weights (tests)
                   weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
@@ -232,7 +215,7 @@ def recipe_effnet(data, # dataset folder: one sub-folder of images per class
     with learn.no_bar(), learn.no_logging(): learn.fit_exp_decay(e2, ft_lr, k=k, cbs=[stats, FreezeBNParams()])
     return _finish(learn, stats)
 
-# %% ../nbs/10_experiments.ipynb 29
+# %% ../nbs/10_experiments.ipynb 28
 def fastai_learner(dls, # image DataLoaders
                    arch: str='legacy_xception', # timm body
                    pretrained: bool=True, # False: random weights
@@ -247,11 +230,11 @@ def fastai_learner(dls, # image DataLoaders
 
 def recipe_fastai(data, # dataset folder: one sub-folder of images per class
                   seed: int=42, # training seed
-                  quick: bool=False, # quick budgets (`BUDGETS`)
+                  quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
                   out=None, # folder for the lr_find plot
-                  epochs: tuple|None=None, # (freeze_epochs, epochs) of `fine_tune`; `BUDGETS` if None
+                  epochs: tuple|None=None, # (freeze_epochs, epochs) of `fine_tune`; `RECIPE_BUDGETS` if None
                   lrs: tuple|None=None, # (base_lr, ignored: `fine_tune` derives it); lr_find's valley (2e-3 if quick) if None
-                  epoch_items: int|None=None, # training images per epoch; `BUDGETS` if None
+                  epoch_items: int|None=None, # training images per epoch; `RECIPE_BUDGETS` if None
                   arch: str|None=None, # timm body; legacy_xception if None
                   pretrained: bool=True, # False: random weights (tests)
                   weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
@@ -264,16 +247,16 @@ def recipe_fastai(data, # dataset folder: one sub-folder of images per class
     learn = fastai_learner(dls, arch or 'legacy_xception', pretrained, weights)
     lr = (lrs or (None,))[0]
     src = 'given' if lr is not None else 'fastai default (quick)' if quick else 'lr_find valley'
-    if lr is None: lr = 2e-3 if quick else stage_lr_find(learn, _lr_png(out, 'fastai', 'frozen', seed))
+    if lr is None: lr = 2e-3 if quick else float(find_lr(learn, None, fname=_lr_png(out, 'fastai', 'frozen', seed)).valley)
     stats = StageStats(names=['frozen', 'finetune'], lrs=[lr, slice(lr / 200, lr / 2)], arch=learn.arch,  # the rates `fine_tune` sets
                        weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset), lr_source=src)
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(e2, lr, freeze_epochs=e1, cbs=stats)
     return _finish(learn, stats)
 
-# %% ../nbs/10_experiments.ipynb 30
+# %% ../nbs/10_experiments.ipynb 29
 RECIPES = {'lab': recipe_lab, 'effnet': recipe_effnet, 'fastai': recipe_fastai}
 
-# %% ../nbs/10_experiments.ipynb 38
+# %% ../nbs/10_experiments.ipynb 37
 _FIRST = ('arch', 'weights', 'lr', 'lr_source', 'epochs', 'epoch_items', 'n_valid')
 
 def summarize_runs(runs: pd.DataFrame, # one row per recipe, seed and stage (from `run_experiments`)
@@ -297,7 +280,7 @@ def summarize_runs(runs: pd.DataFrame, # one row per recipe, seed and stage (fro
 def overlap_notes(table: pd.DataFrame, # from `summarize_runs`
                  ) -> list:
     "One line per pair of rows of the same stage: overlapping noise intervals (not distinguishable) or not"
-    kind = 'mean ± std over seeds' if 'valid_acc_std' in table and table.seeds.min() > 1 else f'± binomial standard error of the validation accuracy'
+    kind = 'mean ± std over seeds' if 'valid_acc_std' in table and table.seeds.min() > 1 else '± binomial standard error of the validation accuracy'
     res = []
     for i, a in table.iterrows():
         for j, b in table.iloc[i+1:].iterrows():
@@ -307,7 +290,7 @@ def overlap_notes(table: pd.DataFrame, # from `summarize_runs`
             else: res.append(f'{ab} do not overlap: {a.recipe if a.valid_acc > b.valid_acc else b.recipe} is better beyond the noise ({kind})')
     return res
 
-# %% ../nbs/10_experiments.ipynb 43
+# %% ../nbs/10_experiments.ipynb 42
 def md_table(df: pd.DataFrame, # any table
              digits: int=3, # decimals for floats
             ) -> str:
@@ -324,7 +307,7 @@ def _md_view(t):
     v['seconds'] = v.seconds.round(0); v['img_per_s'] = v.img_per_s.round(1); v['peak_mb'] = v.peak_mb.round(0)
     return v
 
-# %% ../nbs/10_experiments.ipynb 45
+# %% ../nbs/10_experiments.ipynb 44
 def plot_experiments(curves: dict, # {(recipe, seed): `learn.curves`}
                      metric: str='valid_acc', # a column of the curves
                      fname=None, # save as this PNG
@@ -342,11 +325,11 @@ def plot_experiments(curves: dict, # {(recipe, seed): `learn.curves`}
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/10_experiments.ipynb 46
+# %% ../nbs/10_experiments.ipynb 45
 def run_experiments(data, # dataset folder: one sub-folder of images per class
                     recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
                     seeds: int=1, # runs per recipe (training seeds `seed`, `seed+1`, ...)
-                    quick: bool=False, # quick budgets (`BUDGETS`)
+                    quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
                     out=None, # folder for experiments.csv/.md, runs CSV, curves and lr_find PNGs; nothing written if None
                     seed: int=42, # first training seed
                     recipe_kw: dict|None=None, # per-recipe arguments, e.g. {'fastai': {'lrs': (1e-3, None)}}

@@ -4,13 +4,12 @@
 
 # %% ../nbs/08_explain.ipynb 2
 from __future__ import annotations
-import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
-import matplotlib.pyplot as plt
+import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastai.callback.hook import Hook
 from fastprogress.fastprogress import progress_bar
 from torchvision.transforms.functional import gaussian_blur, resize
 from skimage.segmentation import slic
-from .cam import cam, split_model, class_index, evaluating, upsample, _model, _plain, _save, _grid, denorm, show_cam
+from .cam import cam, split_model, class_index, evaluating, upsample, model_of, plain, save_fig, image_grid
 
 # %% auto 0
 __all__ = ['gradcam', 'last_conv', 'saliency', 'smoothgrad', 'weighted_ridge', 'lime', 'lime_maps', 'visualize_filters',
@@ -19,13 +18,13 @@ __all__ = ['gradcam', 'last_conv', 'saliency', 'smoothgrad', 'weighted_ridge', '
 # %% ../nbs/08_explain.ipynb 7
 def _score_grad(model, xb, target, cls=None):
     "Run `model` on `xb`; return logits, class indices and d(class score)/d(`target(x)`) where `target` gives the tensor"
-    model = _model(model)
+    model = model_of(model)
     with evaluating(model), torch.enable_grad():
-        x = _plain(xb).detach().clone().requires_grad_()
+        x = plain(xb).detach().clone().requires_grad_()
         logits, t = target(model, x)
-        logits = _plain(logits).float(); idx = class_index(cls, logits)
+        logits = plain(logits).float(); idx = class_index(cls, logits)
         g, = torch.autograd.grad(logits.gather(1, idx[:, None]).sum(), t)
-    return logits.detach(), idx, _plain(t).detach(), _plain(g)
+    return logits.detach(), idx, plain(t).detach(), plain(g)
 
 def gradcam(model, # a model or `Learner` (any classifier; no GAP head needed)
             xb: torch.Tensor, # normalised image batch (N, 3, H, W)
@@ -66,7 +65,7 @@ def smoothgrad(model, # a model or `Learner`
               ) -> torch.Tensor:
     "SmoothGrad: saliency averaged over `n` noisy copies, (N, H, W)"
     if cls is None:
-        with evaluating(_model(model)), torch.no_grad(): cls = _model(model)(xb).argmax(1)
+        with evaluating(model_of(model)), torch.no_grad(): cls = model_of(model)(xb).argmax(1)
     gen = torch.Generator().manual_seed(seed)
     rng = (xb.amax((1, 2, 3)) - xb.amin((1, 2, 3))).view(-1, 1, 1, 1)
     tot = 0
@@ -102,7 +101,7 @@ def lime(model, # a model or `Learner`
          progress: bool=True, # show a progress bar
         ) -> dict:
     "LIME: superpixel importances (`weights`), `segments`, and the importance `map` (H, W)"
-    model = _model(model); x = _plain(x).detach()
+    model = model_of(model); x = plain(x).detach()
     if segments is None:
         im = x.float().permute(1, 2, 0).cpu().numpy(); im = (im - im.min()) / (im.max() - im.min() + 1e-8)
         segments = slic(im, n_segments=n_segments, compactness=10, start_label=0)
@@ -115,7 +114,7 @@ def lime(model, # a model or `Learner`
     with evaluating(model), torch.no_grad():
         for i in progress_bar(range(0, n_samples, bs), display=progress, leave=False):
             keep = torch.as_tensor(Z[i:i + bs], device=x.device, dtype=x.dtype)[:, seg][:, None]  # (b, 1, H, W)
-            p = _plain(model(x[None] * keep + baseline * (1 - keep))).float().softmax(1)
+            p = plain(model(x[None] * keep + baseline * (1 - keep))).float().softmax(1)
             probs.append(p.cpu())
     probs = torch.cat(probs)
     if cls is None: cls = int(probs[0].argmax())
@@ -136,7 +135,7 @@ def lime_maps(model, # a model or `Learner`
 # %% ../nbs/08_explain.ipynb 22
 def _layer_out(model, layer, x):
     with Hook(layer, lambda m, i, o: o, detach=False) as h: model(x)
-    return _plain(h.stored)
+    return plain(h.stored)
 
 def _jitter(x, j, gen):
     if not j: return x, (0, 0)
@@ -157,7 +156,7 @@ def visualize_filters(model, # a model or `Learner`
                       progress: bool=True, # show a progress bar
                      ) -> tuple:
     "Images (F, 3, size, size) maximising each filter's mean activation, and the objective per step (steps, F)"
-    model = _model(model); dev = next(model.parameters()).device
+    model = model_of(model); dev = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed); fi = torch.as_tensor(filters).long()
     x = (torch.randn(len(fi), 3, size, size, generator=gen) * 0.1).to(dev).requires_grad_()
     opt = torch.optim.Adam([x], lr=lr); hist = []
@@ -179,11 +178,11 @@ def show_stretched(xb: torch.Tensor, # images (N, 3, H, W) in the model's input 
                 fname=None, # also save the figure as this PNG
                ):
     "Show images with each one's range stretched to [0, 1] (for optimised images); returns the figure"
-    fig, axs = _grid(len(xb), ncols, 1.8)
-    for i, x in enumerate(_plain(xb).detach().float().cpu()):
+    fig, axs = image_grid(len(xb), ncols, 1.8)
+    for i, x in enumerate(plain(xb).detach().float().cpu()):
         ax = next(axs); x = (x - x.min()) / (x.max() - x.min() + 1e-8); ax.imshow(x.permute(1, 2, 0).numpy())
         if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
-    return _save(fig, fname)
+    return save_fig(fig, fname)
 
 # %% ../nbs/08_explain.ipynb 25
 def deep_dream(model, # a model or `Learner`
@@ -198,8 +197,8 @@ def deep_dream(model, # a model or `Learner`
                progress: bool=True, # progress bar over the steps
               ) -> tuple:
     "The dreamed image (3, H, W) and the objective (mean squared activation of `layer`) per step"
-    model = _model(model); gen = torch.Generator().manual_seed(seed)
-    base = _plain(x).detach()[None].float(); H, W = base.shape[-2:]
+    model = model_of(model); gen = torch.Generator().manual_seed(seed)
+    base = plain(x).detach()[None].float(); H, W = base.shape[-2:]
     sizes = [(max(8, round(H / octave_scale ** k)), max(8, round(W / octave_scale ** k))) for k in reversed(range(octaves))]
     detail, hist = torch.zeros_like(resize(base, list(sizes[0]), antialias=True)), []
     pb = progress_bar(range(len(sizes) * steps), display=progress, leave=False); it = iter(pb)
@@ -229,11 +228,11 @@ def deletion_insertion(model, # a model or `Learner`
                        seed: int=0, # tie-breaking seed
                       ) -> dict:
     "Deletion and insertion AUC per image (and the curves (N, steps+1))"
-    model = _model(model); xb = _plain(xb).detach(); N, _, H, W = xb.shape
+    model = model_of(model); xb = plain(xb).detach(); N, _, H, W = xb.shape
     with evaluating(model), torch.no_grad():
-        idx = class_index(cls, _plain(model(xb)).float())
+        idx = class_index(cls, plain(model(xb)).float())
         gen = torch.Generator().manual_seed(seed)
-        m = upsample(_plain(maps).detach().float().cpu(), (H, W)).flatten(1)
+        m = upsample(plain(maps).detach().float().cpu(), (H, W)).flatten(1)
         m = m + 1e-6 * (m.amax(1, keepdim=True) - m.amin(1, keepdim=True) + 1e-12) * torch.rand(m.shape, generator=gen)
         rank = torch.empty_like(m, dtype=torch.long)
         rank.scatter_(1, m.argsort(1, descending=True), torch.arange(H * W).expand(N, -1).contiguous())
@@ -245,7 +244,7 @@ def deletion_insertion(model, # a model or `Learner`
             mk = (rank[i:i + g, None] < n_k[None, :, None]).view(-1, steps + 1, 1, H, W).to(xb)  # top pixels per step
             x, bl = xb[i:i + g, None], blurred[i:i + g, None]
             for kind, v in (('deletion', x * (1 - mk) + baseline * mk), ('insertion', bl * (1 - mk) + x * mk)):
-                p = _plain(model(v.flatten(0, 1))).float().softmax(1).view(len(mk), steps + 1, -1)
+                p = plain(model(v.flatten(0, 1))).float().softmax(1).view(len(mk), steps + 1, -1)
                 curves[kind].append(p.gather(2, idx[i:i + g, None, None].expand(-1, steps + 1, 1))[..., 0].cpu())
         curves = {k: torch.cat(v) for k, v in curves.items()}
     auc = {k: torch.trapezoid(v, dx=1 / steps, dim=1) for k, v in curves.items()}
@@ -281,8 +280,8 @@ def faithfulness(model, # a model or `Learner`
                  **kwargs, # passed to `deletion_insertion`
                 ) -> pd.DataFrame:
     "Mean deletion AUC (lower is better) and insertion AUC (higher is better) per method"
-    model = _model(model); xb = _plain(xb).detach(); methods = methods or default_methods(model)
-    with evaluating(model), torch.no_grad(): cls = _plain(model(xb)).argmax(1)
+    model = model_of(model); xb = plain(xb).detach(); methods = methods or default_methods(model)
+    with evaluating(model), torch.no_grad(): cls = plain(model(xb)).argmax(1)
     res = {name: deletion_insertion(model, xb, methods[name](model, xb, cls), cls, steps=steps, **kwargs)
            for name in progress_bar(list(methods), display=progress, leave=False)}
     rnd = res.get('random')

@@ -4,11 +4,12 @@
 
 # %% ../nbs/13_openset.ipynb 2
 from __future__ import annotations
-import json, tarfile, tempfile
+import tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import autocast, cache_dir
+from .core import autocast, cache_dir, IMAGE_EXTS
+from .transfer import features_key, weights_id, cached_features
 
 # %% auto 0
 __all__ = ['METHODS', 'DEFAULT_METHOD', 'auroc', 'calibrate', 'fpr_at_tpr', 'OpenSetScore', 'MSP', 'Energy', 'Mahalanobis', 'KNN',
@@ -188,7 +189,6 @@ def learner_outputs(learn, # a learner holding a foodcam classifier
                     cache: bool=True, # read/write `cache_dir('features')`
                    ) -> tuple:
     "(features, logits) of `items` under `learn`'s validation transforms, cached on disk"
-    from foodcam.transfer import features_key, weights_id
     dl = learn.dls.test_dl(list(items))
     key = features_key(learn, dl, view) if cache and hasattr(learn, 'arch') else None
     fn = cache_dir('features')/f'outputs-{learn.arch}-{view}-{key}-{weights_id(learn.model[1])[:8]}.pt' if key else None
@@ -203,7 +203,6 @@ def image_files(path, # a folder (searched recursively), an image file, or a .tg
                 out=None, # folder to extract archive members into (a temporary one if None)
                ) -> list:
     "Image files under `path`, sorted; from a .tgz the first `n` members evenly spread, extracted to `out`"
-    from foodcam.scrape import IMAGE_EXTS
     path = Path(path)
     if path.is_file() and path.name.endswith(('.tgz', '.tar.gz', '.tar')):
         out = Path(out or tempfile.mkdtemp(prefix='foodcam-ood-'))
@@ -222,7 +221,6 @@ def food_openset_table(learn, # a learner trained on the known classes (e.g. the
                        methods: dict|None=None, # name -> `OpenSetScore`; one of each of `METHODS` if None
                       ):
     "Compare the scores on `learn`'s training/validation photos against each unknown set of photos"
-    from foodcam.transfer import cached_features
     dls, fc = learn.dls, learn.model[1].fc
     def _fl(dl, view):  # the frozen stage's cached features (no new pass over the photos), and the head's logits on them
         f, y = cached_features(learn, dl, view); f = f.flatten(1)

@@ -4,25 +4,32 @@
 
 # %% ../nbs/09_pipeline.ipynb 2
 from __future__ import annotations
-import json, os, csv, io, time, datetime
+import json, os, csv, io, time, datetime, importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
 import numpy as np, torch, matplotlib.pyplot as plt
-from fastcore.basics import store_attr
-from .core import set_seed, cache_dir, freed_memory_reused
-from .train import record_run, write_json, read_meta
+from fastai.torch_core import rank_distrib, distrib_barrier
+from .core import set_seed, data_dir, cache_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES
+from .train import record_run, write_json
 from .data import food_dls, food_items, verify_items, exclusion_summary
+from .scrape import scrape, clean
+from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy
+from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage
+from .cam import CAMInterpretation, plot_activations
+from .explain import faithfulness, default_methods
+from .experiments import sample_epochs
+from .suspects import find_suspects
+from .openset import learner_outputs, compare_openset, image_files
+from .predict import run_learner, fit_run_unknown, load_run, write_table, cam_overlay
+from .report import build_report
 
 # %% auto 0
-__all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'TRACK_FNS', 'LOADERS', 'DEMO_CLASSES', 'check_dataset', 'default_run',
-           'log_stage', 'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen', 'track_finetune',
-           'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'run_learner', 'explain_run',
-           'plot_unknown', 'check_unknown', 'report_runs', 'online', 'demo']
+__all__ = ['TRACK_FNS', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'log_stage', 'write_excluded', 'prepare_run', 'RunLocked',
+           'run_lock', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint', 'track_cifar32',
+           'train_track', 'explain_run', 'plot_unknown', 'check_unknown', 'report_runs', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
-TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
-
 def check_dataset(data) -> dict:
     "Class -> image count of a dataset folder; `food_items` raises a clear error when it cannot be trained on"
     return dict(sorted(Counter(f.parent.name for f in food_items(data)).items()))
@@ -50,7 +57,7 @@ def write_excluded(run, # run folder
     buf = io.StringIO(); w = csv.writer(buf, lineterminator='\n'); w.writerow(['file', 'reason']); w.writerows(sorted(bad.items()))
     f = Path(run)/'excluded.csv'
     if f.exists() and f.read_text() == buf.getvalue(): return False
-    tmp = f.with_name(f'.{f.name}.tmp{os.getpid()}'); tmp.write_text(buf.getvalue()); os.replace(tmp, f); return True
+    atomic_write(f, buf.getvalue()); return True
 
 def prepare_run(data, # dataset folder
                 run=None, # run folder; `default_run(data)` if None
@@ -60,7 +67,6 @@ def prepare_run(data, # dataset folder
     "Create the run folder with `run.json` and `samples.png` (once); `excluded.csv` and the verification time every time"
     t0 = time.perf_counter(); counts = check_dataset(data); _, bad = verify_items(data); dt = time.perf_counter() - t0 + verify_seconds
     run = Path(run or default_run(data)); run.mkdir(parents=True, exist_ok=True)
-    from fastai.torch_core import rank_distrib
     if rank_distrib(): return run  # a data-parallel run (foodcam.distributed): only rank 0 writes
     if not (run/'run.json').exists():
         write_json(dict(dataset=str(Path(data).resolve()), classes=list(counts), counts=counts, seed=seed,
@@ -73,7 +79,9 @@ def prepare_run(data, # dataset folder
     if not (run/'samples.png').exists():
         dls = food_dls(data, size=256, bs=16, seed=seed, aug=None)
         dls.train.new(drop_last=False).show_batch(max_n=12, nrows=2, ncols=6, figsize=(12, 4.4))  # a small dataset has no full batch of 16
-        fig = plt.gcf(); tmp = run/'.samples.tmp.png'; fig.savefig(tmp, dpi=80, bbox_inches='tight'); plt.close(fig); tmp.replace(run/'samples.png')
+        fig = plt.gcf()
+        with atomic_path(run/'samples.png') as tmp: fig.savefig(tmp, format='png', dpi=80, bbox_inches='tight')
+        plt.close(fig)
     return run
 
 # %% ../nbs/09_pipeline.ipynb 7
@@ -97,7 +105,6 @@ def run_lock(run, # run folder (created if missing)
             ):
     "Hold `<run>/.lock` while writing `run`: a second process raises `RunLocked` at once; a dead holder's lock is taken over"
     run = Path(run); run.mkdir(parents=True, exist_ok=True); lock = run/'.lock'
-    from fastai.torch_core import rank_distrib
     if rank_distrib(): yield run; return  # a data-parallel run (foodcam.distributed): rank 0 holds the lock for all ranks
     for _ in range(3):
         try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
@@ -114,11 +121,6 @@ def run_lock(run, # run folder (created if missing)
     finally: lock.unlink(missing_ok=True)
 
 # %% ../nbs/09_pipeline.ipynb 11
-BUDGETS = {  # track -> (epochs, quick epochs)
-    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
-
-QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick` (one full food3 epoch is ~15 min on a 2-core CPU)
-
 def _weights_kw(weights):
     "`weights='random'` means no pretraining (a baseline, and the tests)"
     return dict(pretrained=False) if str(weights) == 'random' else dict(weights=weights, fetch=True)
@@ -136,7 +138,6 @@ def _finished(run, track):
 # %% ../nbs/09_pipeline.ipynb 12
 def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64, seed=42, size=256, **kwargs):
     "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
-    from foodcam.transfer import transfer_learner, fit_frozen, save_stage
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     learn = transfer_learner(dls, arch=arch, **_weights_kw(weights))
     tl = fit_frozen(learn, epochs)
@@ -145,8 +146,6 @@ def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64,
 
 def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=32, seed=42, quick=False, size=256, **kwargs):
     "Everything unfrozen from the saved frozen stage, BN statistics frozen, discriminative LRs"
-    from foodcam.transfer import load_stage, fit_finetune, save_stage
-    from foodcam.experiments import sample_epochs
     if not _finished(run, 'frozen'): train_track(data, 'frozen', run, arch=arch, weights=weights, seed=seed, quick=quick, size=size)
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     if quick: sample_epochs(dls, min(QUICK_FT_IMAGES, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
@@ -158,7 +157,6 @@ def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=3
 # %% ../nbs/09_pipeline.ipynb 14
 def track_scratch32(data, run, epochs, bs=64, seed=42, size=32, **kwargs):
     "The CIFAR architecture trained from scratch on the dataset at 32x32"
-    from foodcam.cifar import cifar_learner, save_cifar
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     learn = cifar_learner(dls, aug=False)
     learn.fit(epochs)
@@ -169,7 +167,6 @@ def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tg
                      epochs: int=10, # CIFAR-10 epochs when it has to be trained
                     ) -> Path:
     "A trained CIFAR-10 checkpoint: the given one, the cached one, or one trained now from CIFAR-10 data"
-    from foodcam.cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, save_cifar, tta_accuracy
     if cifar is not None and Path(cifar).suffix == '.pth':
         if not Path(cifar).exists(): raise FileNotFoundError(f'no CIFAR model {cifar}')
         return Path(cifar)
@@ -182,7 +179,6 @@ def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tg
 
 def track_cifar32(data, run, epochs, cifar=None, bs=64, seed=42, size=32, **kwargs):
     "Transfer of the saved CIFAR-10 model: body and BN statistics frozen, a new Linear after its pooling"
-    from foodcam.cifar import cifar_transfer, save_cifar
     ck = cifar_checkpoint(cifar)
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     learn = cifar_transfer(dls, ck)
@@ -222,44 +218,10 @@ def train_track(data, # dataset folder
         with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
             m = TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
         log_stage(run, track, time.perf_counter() - t0)
-    from fastai.torch_core import distrib_barrier
     distrib_barrier()  # a data-parallel run (foodcam.distributed): every rank waits until rank 0 has written the track
     return m
 
 # %% ../nbs/09_pipeline.ipynb 21
-def run_learner(run, # run folder
-                track: str|None=None, # which model; the best finished one if None
-                bs: int=32, # batch size
-               ):
-    "A learner holding a finished track's model, on the run's dataset without augmentation"
-    run = Path(run)
-    if not (run/'run.json').exists(): raise FileNotFoundError(f'{run} is not a foodcam run folder (no run.json): run `foodcam train DATASET` first')
-    info = json.loads((run/'run.json').read_text())
-    done = [t for t in TRACKS[::-1] if _finished(run, t)]
-    if not done: raise FileNotFoundError(f'no trained model in {run}: run `foodcam train DATASET --track frozen` (or another track) first')
-    track = track or done[0]
-    if track not in done: raise FileNotFoundError(f'track {track!r} is not finished in {run}; finished: {", ".join(done)}')
-    return LOADERS[track](run, track, info, bs), track
-
-def _size(run, track): return json.loads((run/f'{track}_metrics.json').read_text()).get('size', 32 if track.endswith('32') else 256)
-
-def _load_transfer(run, track, info, bs):
-    from foodcam.transfer import load_stage
-    dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
-    return load_stage(run/f'{track}_model.pth', dls)
-
-def _load_32(run, track, info, bs):
-    from foodcam.cifar import load_cifar
-    from fastai.learner import Learner
-    from fastai.metrics import accuracy
-    from fastai.losses import CrossEntropyLossFlat
-    dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
-    model, meta = load_cifar(run/f'{track}_model.pth', classes=dls.vocab)
-    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
-
-LOADERS = {'frozen': _load_transfer, 'finetune': _load_transfer, 'scratch32': _load_32, 'cifar32': _load_32}
-
-# %% ../nbs/09_pipeline.ipynb 22
 def explain_run(run, # run folder with a finished track
                 track: str|None=None, # which model; the best finished one if None
                 n_faith: int=16, # validation images for the faithfulness table
@@ -267,8 +229,6 @@ def explain_run(run, # run folder with a finished track
                 steps: int=16, # deletion/insertion steps
                ) -> list:
     "Write CAM galleries, wrong predictions, top losses, confusion matrix, activations and faithfulness into `<run>/explain`"
-    from foodcam.cam import CAMInterpretation, plot_activations
-    from foodcam.explain import faithfulness, default_methods
     run = Path(run); t0 = time.perf_counter()
     learn, track = run_learner(run, track)  # a folder that is not a run fails here, before anything is written
     ex = run/'explain'; ex.mkdir(exist_ok=True)
@@ -290,11 +250,9 @@ def explain_run(run, # run folder with a finished track
     log_stage(run, 'explain', time.perf_counter() - t0)
     return out + [ex/'faithfulness.csv']
 
-def _has_tabulate():
-    try: import tabulate; return True
-    except ImportError: return False
+def _has_tabulate(): return importlib.util.find_spec('tabulate') is not None  # pandas' `to_markdown` needs it
 
-# %% ../nbs/09_pipeline.ipynb 25
+# %% ../nbs/09_pipeline.ipynb 24
 def plot_unknown(clf, # a `foodcam.predict.Classifier` with an unknown detector
                  files: list, # photos of none of its classes
                  fname=None, # save the figure here
@@ -302,7 +260,6 @@ def plot_unknown(clf, # a `foodcam.predict.Classifier` with an unknown detector
                 ):
     "Photos of none of the classes with their CAM: green title if flagged unknown, red if taken for a class"
     import math
-    from foodcam.predict import cam_overlay
     preds = clf.predict_batch(files, cam=True)
     nr = math.ceil(len(files) / ncols)
     fig, axs = plt.subplots(nr, ncols, figsize=(2.6 * ncols, 3.2 * nr), squeeze=False)
@@ -324,8 +281,6 @@ def check_unknown(run, # run folder with a finished track
                   n_fig: int=8, # photos in the figure
                  ) -> dict:
     "AUROC and FPR@95TPR of every unknown score on `ood` (`<run>/unknown.csv`), the detector's rate (`unknown.json`) and a figure (`unknown.png`)"
-    from foodcam.openset import learner_outputs, compare_openset, image_files
-    from foodcam.predict import fit_run_unknown, load_run, write_table
     run = Path(run); t0 = time.perf_counter()
     files = image_files(ood, n=n) if Path(ood).exists() else []
     if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
@@ -345,12 +300,11 @@ def check_unknown(run, # run folder with a finished track
     write_json(info, run/'unknown.json'); log_stage(run, 'ood', info['seconds'])
     return info
 
-# %% ../nbs/09_pipeline.ipynb 29
+# %% ../nbs/09_pipeline.ipynb 28
 def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
     "The HTML report over `runs` (see `foodcam.report`)"
-    from foodcam.report import build_report
     runs = [Path(r) for r in ([runs] if isinstance(runs, (str, Path)) else runs)]
     for r in runs:
         if not r.is_dir(): raise FileNotFoundError(f'no run folder {r}: run `foodcam train DATASET --run {r}` first')
@@ -360,7 +314,7 @@ def report_runs(runs: list, # run folders
     log_stage(runs[0], 'report', time.perf_counter() - t0)
     return rep
 
-# %% ../nbs/09_pipeline.ipynb 31
+# %% ../nbs/09_pipeline.ipynb 30
 DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
     'bibimbap': ['bibimbap', 'bibimbap bowl', 'korean bibimbap'],
     'green curry': ['thai green curry', 'green curry chicken', 'green curry dish'],
@@ -370,18 +324,9 @@ def _cifar_available(cifar) -> bool:
     "Is there a CIFAR model or CIFAR data for the cifar32 track?"
     return cifar is not None or any(cache_dir('models').glob('cifar10_*.pth'))
 
-def online(host: str='duckduckgo.com', # host to reach
-           timeout: float=3., # seconds
-          ) -> bool:
-    "Can this machine open a connection to `host`:443?"
-    import socket
-    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
-    except OSError: return False
-
-# %% ../nbs/09_pipeline.ipynb 32
+# %% ../nbs/09_pipeline.ipynb 31
 def _demo_unknown(run, tracks, ood):
     "The unknown detector of the last 256px track, and its measurement on `ood` if given"
-    from foodcam.predict import fit_run_unknown
     if not tracks or not _finished(run, tracks[-1]): return
     t0 = time.perf_counter()
     try: det = fit_run_unknown(run, tracks[-1]); print(f'unknown detector: {det.method}, keeps {det.keep:.0%} of the validation photos')
@@ -404,8 +349,6 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
          ood=None, # folder of photos of none of the classes: measure the unknown detector on them (`check_unknown`)
         ) -> Path:
     "The whole job: (scrape) -> clean -> tracks (suspects after frozen, unknown detector after the last) -> explain -> report; returns the report's path"
-    from foodcam.core import data_dir
-    from foodcam.scrape import scrape, clean
     t0 = time.time()
     if data is None:
         if not online(): raise FileNotFoundError('offline, so foodcam cannot scrape a dataset: pass --data DIR, a folder with one sub-folder of images per class (e.g. --data ../shared/data/food3)')
@@ -421,7 +364,6 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
             if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
             train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, epochs=epochs, size=None if t.endswith('32') else size)
             if t == 'frozen':  # suspect photos on the same (cached) features: reported and saved in the run, nothing moves
-                from foodcam.suspects import find_suspects
                 try: s = find_suspects(data, arch=arch, weights=weights, seed=seed); s.save(run); print(s.summary(5) + f'\nreview and fix them: foodcam review {data}')
                 except ValueError as e: print(f'suspect photos: skipped ({e})')
         _demo_unknown(run, [t for t in tracks if not t.endswith('32')], ood)

@@ -4,22 +4,30 @@
 
 # %% ../nbs/14_predict.ipynb 2
 from __future__ import annotations
-import io, json, os, urllib.request, warnings
+import json, urllib.request, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import plum
+from safetensors import safe_open
+from safetensors.torch import save_file
 from fastcore.basics import store_attr, AttrDict, patch
 from fastprogress.fastprogress import progress_bar
 import foodcam
-from .core import default_device, use_bf16, autocast
-from .data import FoodImage, CenterResize, load_rgb
+from .core import default_device, use_bf16, autocast, IMAGE_EXTS, TRACKS
+from fastai.learner import Learner
+from fastai.losses import CrossEntropyLossFlat
+from fastai.metrics import accuracy
+from .data import FoodImage, CenterResize, food_dls
 from .train import classifier, read_meta, write_json
-from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, pooled_outputs
+from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs
+from .weights import create_backbone, keras_mode
+from .transfer import body_stats, load_stage
+from .cifar import cifar_net, cifar_arch_args, load_cifar
 
 # %% auto 0
-__all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'fit_run_unknown',
-           'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
+__all__ = ['LOADERS', 'FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'run_learner',
+           'fit_run_unknown', 'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
            'load_learner_safe', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session', 'cam_overlay',
            'predictions_table', 'write_table', 'expand_inputs']
 
@@ -127,16 +135,12 @@ def build_model(arch: str, # timm name, or a foodcam `airnet...` name for the 32
                ) -> tuple:
     "(an untrained foodcam classifier for `arch`, its input mean, its input std)"
     if _is_cifar(arch):
-        from foodcam.cifar import cifar_net, _arch_args
-        return cifar_net(n_classes, **_arch_args(arch)), (0., 0., 0.), (1., 1., 1.)  # the CIFAR net normalises inside
-    from foodcam.weights import create_backbone, keras_mode
-    from foodcam.transfer import body_stats
+        return cifar_net(n_classes, **cifar_arch_args(arch)), (0., 0., 0.), (1., 1., 1.)  # the CIFAR net normalises inside
     body = create_backbone(arch)
     if keras: keras_mode(body)
     return classifier(body, body.num_features, n_classes, pool), *body_stats(body)
 
 def _finished_tracks(run):
-    from foodcam.pipeline import TRACKS
     return [t for t in TRACKS[::-1] if (run/f'{t}_model.pth').exists() and (run/f'{t}_metrics.json').exists()]
 
 def run_track(run, track=None) -> str:
@@ -150,7 +154,6 @@ def run_track(run, track=None) -> str:
 # %% ../nbs/14_predict.ipynb 13
 def _load_unknown(fn):
     if not Path(fn).exists(): return None
-    from safetensors import safe_open
     with safe_open(str(fn), 'pt') as f: return UnknownDetector.from_meta(json.loads(f.metadata()['unknown']), {k: f.get_tensor(k) for k in f.keys()})
 
 def load_run(run, # run folder
@@ -166,16 +169,38 @@ def load_run(run, # run folder
     return Classifier(model, meta['classes'], size, mean, std, _load_unknown(run/f'{track}_unknown.safetensors'),
                       dict(meta, track=track, size=size, source=str(run)), **kwargs)
 
-# %% ../nbs/14_predict.ipynb 15
+# %% ../nbs/14_predict.ipynb 16
+def run_learner(run, # run folder
+                track: str|None=None, # which model; the best finished one if None
+                bs: int=32, # batch size
+               ):
+    "A learner holding a finished track's model, on the run's dataset without augmentation"
+    run = Path(run)
+    if not (run/'run.json').exists(): raise FileNotFoundError(f'{run} is not a foodcam run folder (no run.json): run `foodcam train DATASET` first')
+    info = json.loads((run/'run.json').read_text())
+    track = run_track(run, track)
+    return LOADERS[track](run, track, info, bs), track
+
+def _size(run, track): return json.loads((run/f'{track}_metrics.json').read_text()).get('size', 32 if track.endswith('32') else 256)
+
+def _load_transfer(run, track, info, bs):
+    dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
+    return load_stage(run/f'{track}_model.pth', dls)
+
+def _load_32(run, track, info, bs):
+    dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
+    model, meta = load_cifar(run/f'{track}_model.pth', classes=dls.vocab)
+    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+
+LOADERS = {'frozen': _load_transfer, 'finetune': _load_transfer, 'scratch32': _load_32, 'cifar32': _load_32}
+
+# %% ../nbs/14_predict.ipynb 17
 def fit_run_unknown(run, # run folder whose dataset is still on disk
                     track: str|None=None, # which model; the best finished one if None
                     method: str=DEFAULT_METHOD, # open-set score (see `foodcam.openset.METHODS`)
                     keep: float=0.95, # fraction of validation photos the threshold keeps
                    ) -> UnknownDetector:
     "Fit the unknown detector of a run on its training photos and save it as `<track>_unknown.safetensors`"
-    from safetensors.torch import save_file
-    from foodcam.pipeline import run_learner
-    from foodcam.openset import learner_outputs
     run = Path(run); track = run_track(run, track)
     learn, _ = run_learner(run, track)
     dls = learn.dls
@@ -184,7 +209,7 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
     save_file(det.state(), str(run/f'{track}_unknown.safetensors'), metadata={'unknown': json.dumps(det.meta())})
     return det
 
-# %% ../nbs/14_predict.ipynb 20
+# %% ../nbs/14_predict.ipynb 22
 FORMAT = 'foodcam-classifier/1'
 
 def classifier_meta(clf: Classifier) -> dict:
@@ -199,7 +224,6 @@ def save_classifier(clf: Classifier, # what to save
                     out, # destination `.safetensors` (the JSON goes beside it)
                    ) -> Path:
     "Write `clf` as safetensors weights + JSON metadata"
-    from safetensors.torch import save_file
     out = Path(out).with_suffix('.safetensors'); out.parent.mkdir(parents=True, exist_ok=True)
     meta = classifier_meta(clf)
     t = {f'model.{k}': v.detach().cpu().contiguous().clone() for k, v in clf.model.state_dict().items()}
@@ -212,7 +236,6 @@ def load_exported(fname, # a `.safetensors` written by `save_classifier`
                   **kwargs, # passed to `Classifier`
                  ) -> Classifier:
     "A `Classifier` from an exported safetensors file"
-    from safetensors import safe_open
     with safe_open(str(fname), 'pt') as f:
         md = f.metadata() or {}
         if 'foodcam' not in md: raise ValueError(f'{fname} is not a foodcam export (no foodcam metadata): write it with `foodcam export RUN OUT`')
@@ -222,7 +245,7 @@ def load_exported(fname, # a `.safetensors` written by `save_classifier`
     unk = UnknownDetector.from_meta(meta['unknown'], t) if meta.get('unknown') else None
     return Classifier(model, meta['classes'], meta['size'], meta['mean'], meta['std'], unk, dict(meta, source=str(fname)), **kwargs)
 
-# %% ../nbs/14_predict.ipynb 21
+# %% ../nbs/14_predict.ipynb 23
 def load_classifier(path, # a run folder, an exported `.safetensors`, a fastai `export.pkl`, or a `<track>_model.pth` in a run folder
                     track: str|None=None, # run folders: which model (the best finished one if None)
                     **kwargs, # passed to `Classifier` (device, bf16)
@@ -251,7 +274,7 @@ def from_learner(learn, # a fastai `Learner` holding a foodcam classifier
     meta = dict(arch=getattr(learn, 'arch', None), keras_mode=getattr(learn, 'keras_mode', False), track=getattr(learn, 'stage', None))
     return Classifier(learn.model, list(map(str, dls.vocab)), size, mean, std, unknown, meta, **kwargs)
 
-# %% ../nbs/14_predict.ipynb 23
+# %% ../nbs/14_predict.ipynb 25
 def _plum_function(f, owner, warn, methods):
     "Rebuild a pickled `plum.Function` (a fresh lock and cache)"
     fn = plum.Function(f, owner=owner, warn_redefinition=warn)
@@ -269,7 +292,7 @@ def load_learner_safe(fname, # a file written by `learn.export()`
     from fastai.learner import load_learner
     with warnings.catch_warnings(): warnings.simplefilter('ignore'); return load_learner(fname, cpu=cpu)
 
-# %% ../nbs/14_predict.ipynb 28
+# %% ../nbs/14_predict.ipynb 30
 def export_classifier(run, # run folder
                       out, # destination `.safetensors`
                       track: str|None=None, # which model; the best finished one if None
@@ -286,7 +309,7 @@ def export_classifier(run, # run folder
     if onnx: files.append(export_onnx(clf, out.with_suffix('.onnx')))
     return files
 
-# %% ../nbs/14_predict.ipynb 30
+# %% ../nbs/14_predict.ipynb 32
 class ExportModule(nn.Module):
     "Normalisation + model, returning logits, CAMs of all classes and pooled features: the ONNX graph"
     def __init__(self, clf: Classifier):
@@ -315,12 +338,12 @@ def onnx_session(fname, # an `.onnx` file
                  threads: int|None=None, # intra-op threads; onnxruntime's default if None
                 ):
     "An onnxruntime CPU session"
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional: only for checking an ONNX export
     so = ort.SessionOptions()
     if threads: so.intra_op_num_threads = threads
     return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
 
-# %% ../nbs/14_predict.ipynb 33
+# %% ../nbs/14_predict.ipynb 35
 def cam_overlay(item, # the image (anything `open_image` takes)
                 cam_map, # (h, w) CAM
                 size: int=256, # side of the overlay
@@ -361,12 +384,11 @@ def write_table(rows: list, # dicts
     else: raise ValueError(f'--out {out}: use a .csv or .json file name')
     return out
 
-# %% ../nbs/14_predict.ipynb 38
+# %% ../nbs/14_predict.ipynb 40
 def expand_inputs(inputs: list, # files, folders or glob patterns
                  ) -> list:
     "The image files `inputs` name, in order, without duplicates"
     import glob
-    from foodcam.scrape import IMAGE_EXTS
     out = []
     for s in inputs:
         p = Path(s)

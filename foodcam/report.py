@@ -8,13 +8,13 @@ import base64, csv, html, json, datetime
 from collections import Counter
 from pathlib import Path
 import foodcam
+from .core import atomic_write, TRACKS
 
 # %% auto 0
-__all__ = ['TRACKS', 'EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'SUSPECT_KINDS', 'img_tag', 'table_html', 'read_csv', 'run_parts',
-           'suspects_html', 'unknown_html', 'build_report', 'find_chromium', 'browser_check']
+__all__ = ['EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'SUSPECT_KINDS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'suspects_html',
+           'unknown_html', 'build_report', 'find_chromium', 'browser_check']
 
 # %% ../nbs/11_report.ipynb 5
-TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
 EXPLAIN_FIGS = { # file in <run>/explain -> (section id, caption)
     'cam_correct.png': ('cam-correct', 'Correct predictions with their class activation maps'),
     'activations.png': ('cam-correct', 'Activation grid: the most active pre-GAP channels for one image'),
@@ -173,9 +173,7 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head><body>'
             f'<h1>{html.escape(title)}</h1><p>foodcam {foodcam.__version__}, {when}; runs: {", ".join(html.escape(r.name) for r in runs)}</p>'
             + '\n'.join(body) + '</body></html>')
-    fname.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fname.with_name(f'.{fname.name}.tmp'); tmp.write_text(page, encoding='utf-8'); tmp.replace(fname)
-    return fname
+    return atomic_write(fname, page)
 
 # %% ../nbs/11_report.ipynb 21
 def find_chromium() -> str|None:

@@ -4,24 +4,21 @@
 
 # %% ../nbs/01_scrape.ipynb 2
 from __future__ import annotations
-import os, re, io, csv, json, time, hashlib, shutil, threading, contextlib, warnings, urllib.parse
+import os, re, io, csv, time, hashlib, warnings
 from pathlib import Path
-from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 import numpy as np, requests
 from PIL import Image, ImageFile, UnidentifiedImageError
 from fastcore.basics import store_attr, listify
 from fastprogress.fastprogress import progress_bar
 from jmd_imagescraper.core import ImgSize, ImgType, ImgLayout, ImgColor
-from .core import data_dir
-from .test_utils import synth_image
+from .core import data_dir, atomic_write, IMAGE_FORMATS, IMAGE_EXTS
 
 # %% auto 0
-__all__ = ['CIFAR10', 'CIFAR100', 'HEADERS', 'RETRY_CODES', 'EXTS', 'MANIFEST_COLS', 'IMAGE_EXTS', 'KEPT', 'norm_name',
-           'imagenet_classes', 'check_classes', 'ScrapeError', 'ddg_url', 'get_retry', 'ddg_filters', 'ddg_token',
-           'ddg_image_urls', 'fake_catalog', 'FakeDDG', 'FetchError', 'decode_image', 'fetch_image', 'atomic_write',
-           'remove_partials', 'append_manifest', 'read_manifest', 'dhash', 'hamming', 'dataset_files',
-           'find_duplicates', 'scrape', 'scrape_summary', 'check_file', 'clean', 'undo_clean', 'make_dirty_dataset',
-           'quarantine', 'Reviewer', 'review']
+__all__ = ['CIFAR10', 'CIFAR100', 'HEADERS', 'RETRY_CODES', 'EXTS', 'MANIFEST_COLS', 'KEPT', 'norm_name', 'imagenet_classes',
+           'check_classes', 'ScrapeError', 'ddg_url', 'get_retry', 'ddg_filters', 'ddg_token', 'ddg_image_urls',
+           'FetchError', 'decode_image', 'fetch_image', 'remove_partials', 'append_manifest', 'read_manifest', 'dhash',
+           'hamming', 'dataset_files', 'union_groups', 'find_duplicates', 'scrape', 'scrape_summary', 'check_file',
+           'move_file', 'clean', 'append_log', 'undo_clean', 'quarantine', 'Reviewer', 'review']
 
 # %% ../nbs/01_scrape.ipynb 5
 CIFAR10 = 'airplane automobile bird cat deer dog frog horse ship truck'.split()
@@ -156,100 +153,12 @@ def ddg_image_urls(query: str, # the search, e.g. 'bibimbap bowl'
         if not data.get('next'): return links
         url, params = base + data['next'].lstrip('/'), ({} if 'vqd=' in data['next'] else {'vqd': vqd})
 
-# %% ../nbs/01_scrape.ipynb 20
-def _img_bytes(im, fmt, **kw):
-    b = io.BytesIO(); im.save(b, fmt, **kw); return b.getvalue()
-
-def fake_catalog(n: int=6, # good images per class
-                 size: int=48, # their side
-                ) -> tuple:
-    "`(queries, images, expected)`: a small fake web with good and bad images for classes `circle` and `square`"
-    rng, imgs = np.random.default_rng(0), {}
-    for c, cls in (('circle', 0), ('square', 1)):
-        for i in range(n): imgs[f'{c}{i}.' + ('png' if i == n-1 else 'jpg')] = synth_image(cls, size, rng)
-    imgs = {k: (_img_bytes(v, 'PNG') if k.endswith('png') else _img_bytes(v, 'JPEG', quality=90)) for k, v in imgs.items()}
-    good = _img_bytes(synth_image(0, size, rng), 'JPEG')
-    imgs.update({'truncated.jpg': good[:len(good)//2], 'page.jpg': b'<html><body>Not an image</body></html>',
-                 'slow.jpg': good, 'huge.png': _img_bytes(Image.fromarray(rng.integers(0, 255, (400, 400, 3), dtype=np.uint8)), 'PNG'),
-                 'dup_of_circle0.jpg': imgs['circle0.jpg'], 'circle0_copy.jpg': imgs['circle0.jpg']})
-    h = n // 2
-    queries = {'red circle': [f'circle{i}.jpg' for i in range(h)] + ['truncated.jpg', 'page.jpg'],
-               'round thing': [f'circle{i}.jpg' for i in range(1, n-1)] + [f'circle{n-1}.png', 'circle0_copy.jpg', 'slow.jpg', 'huge.png', 'missing.jpg'],
-               'green square': [f'square{i}.jpg' for i in range(n-1)] + ['dup_of_circle0.jpg', f'square{n-1}.png']}
-    expected = {'circle': sorted(f'circle{i}.jpg' for i in range(n-1)) + [f'circle{n-1}.png'],
-                'square': sorted(f'square{i}.jpg' for i in range(n-1)) + [f'square{n-1}.png', 'dup_of_circle0.jpg']}
-    return queries, imgs, expected
-
-# %% ../nbs/01_scrape.ipynb 21
-class FakeDDG:
-    "A fake DuckDuckGo image search on 127.0.0.1, as a context manager; `url` is its base URL"
-    def __init__(self, queries=None, # search -> list of image names it finds; `fake_catalog()` if None
-                 images=None, # image name -> bytes served at `/img/<name>`
-                 page: int=4, # results per `i.js` page
-                 throttle=(403, 429), # codes the first page of each search answers before it answers OK
-                 delay: float=0., # seconds every image takes
-                 slow: float=5., # seconds `slow.jpg` waits before it answers
-                 port: int=0, # 0: any free port
-                ):
-        if queries is None: queries, images, _ = fake_catalog()
-        store_attr(); self.hits, self.lock, self.tries = [], threading.Lock(), {}
-        self.server = ThreadingHTTPServer(('127.0.0.1', port), self._handler())
-        self.server.daemon_threads = True
-        self.url = f'http://127.0.0.1:{self.server.server_address[1]}/'
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start(); return self
-    def __exit__(self, *args): self.server.shutdown(); self.server.server_close()
-    def img_hits(self): return [h for h in self.hits if h.startswith('/img/')]
-
-    def _handler(self):
-        fake = self
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a): pass
-            def send(self, code, body, ctype='text/html'):
-                self.send_response(code); self.send_header('Content-Type', ctype)
-                self.send_header('Content-Length', str(len(body))); self.end_headers()
-                try: self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError): pass
-            def do_POST(self): self.do_GET()
-            def do_GET(self):
-                u = urllib.parse.urlparse(self.path); q = dict(urllib.parse.parse_qsl(u.query))
-                with fake.lock: fake.hits.append(u.path)
-                if u.path == '/': return fake._search_page(self, q)
-                if u.path == '/i.js': return fake._results(self, q)
-                if u.path.startswith('/img/'): return fake._image(self, u.path[5:])
-                self.send(404, b'not found')
-        return H
-
-    def _search_page(self, h, q):
-        if q.get('q') == 'notoken': return h.send(200, b'<html>Please enable JavaScript</html>')
-        h.send(200, f'<html><script>vqd="4-{abs(hash(q.get("q")))%10**12}";</script></html>'.encode())
-
-    def _results(self, h, q):
-        query, s = q.get('q', ''), int(q.get('s', 0))
-        if 'vqd' not in q: return h.send(403, b'no token')
-        if query == 'changed': return h.send(200, b'{"answer": "we moved"}', 'application/json')
-        with self.lock: k = self.tries[query, s] = self.tries.get((query, s), -1) + 1
-        if s == 0 and k < len(self.throttle): return h.send(self.throttle[k], b'<html>slow down</html>')
-        names = self.queries.get(query, [])
-        res = [{'image': f'{self.url}img/{n}', 'thumbnail': f'{self.url}img/{n}', 'title': n} for n in names[s:s+self.page]]
-        out = {'results': res}
-        if s + self.page < len(names): out['next'] = f'i.js?q={urllib.parse.quote(query)}&o=json&s={s+self.page}'
-        h.send(200, json.dumps(out).encode(), 'application/json')
-
-    def _image(self, h, name):
-        if self.delay: time.sleep(self.delay)
-        if name == 'slow.jpg': time.sleep(self.slow)
-        if name not in self.images: return h.send(404, b'not found')
-        ctype = 'text/html' if name == 'page.jpg' else 'image/png' if name.endswith('png') else 'image/jpeg'
-        h.send(200, self.images[name], ctype)
-
-# %% ../nbs/01_scrape.ipynb 24
+# %% ../nbs/01_scrape.ipynb 22
 class FetchError(Exception):
     "One image could not be used; `status` says why (`timeout`, `too_big`, `not_image`, `broken`, `http_404`...)"
     def __init__(self, status, msg=''): super().__init__(f'{status}: {msg}'); self.status = status
 
-EXTS = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'GIF': '.gif', 'BMP': '.bmp', 'TIFF': '.tif'}
+EXTS = {fmt: es[0] for fmt, es in IMAGE_FORMATS.items()}  # format -> the suffix a scraped image is saved with
 
 def decode_image(data: bytes, # the file's bytes
                 ) -> Image.Image:
@@ -264,7 +173,7 @@ def decode_image(data: bytes, # the file's bytes
     except (OSError, SyntaxError, ValueError) as e: raise FetchError('broken', str(e)) from e
     finally: ImageFile.LOAD_TRUNCATED_IMAGES = old
 
-# %% ../nbs/01_scrape.ipynb 26
+# %% ../nbs/01_scrape.ipynb 24
 def fetch_image(sess, # a `requests.Session`
                 url: str, # the image URL
                 timeout: float=10., # seconds to connect and between bytes
@@ -286,25 +195,7 @@ def fetch_image(sess, # a `requests.Session`
     except requests.RequestException as e: raise FetchError('error', str(e)) from e
     return bytes(buf), decode_image(bytes(buf))
 
-# %% ../nbs/01_scrape.ipynb 29
-def atomic_write(path, # final file name
-                 data: bytes, # its content
-                ) -> Path:
-    "Write `data` to `path` so that `path` is either absent or complete, even after a kill"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try: fd, unnamed = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o644), True
-    except (AttributeError, OSError): fd, unnamed = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644), False
-    try:
-        os.write(fd, data); os.fsync(fd)
-        if unnamed:
-            pfd = os.open('/proc/self/fd', os.O_RDONLY)
-            try: os.link(str(fd), tmp, src_dir_fd=pfd, follow_symlinks=True)
-            finally: os.close(pfd)
-    finally: os.close(fd)
-    os.replace(tmp, path)
-    return path
-
+# %% ../nbs/01_scrape.ipynb 27
 def remove_partials(path, # a dataset folder
                    ) -> list:
     "Delete the `.*.tmp` files a killed run may have left (only those: they were never in the dataset)"
@@ -312,7 +203,7 @@ def remove_partials(path, # a dataset folder
     for p in tmps: p.unlink()
     return tmps
 
-# %% ../nbs/01_scrape.ipynb 31
+# %% ../nbs/01_scrape.ipynb 29
 MANIFEST_COLS = ['url', 'label', 'file', 'sha1', 'status', 'query', 'note']
 
 def _csv_line(row):
@@ -342,7 +233,7 @@ def read_manifest(path, # the manifest CSV (or the dataset folder holding `manif
         rows[r['url']] = r
     return rows
 
-# %% ../nbs/01_scrape.ipynb 34
+# %% ../nbs/01_scrape.ipynb 32
 def dhash(im, # a PIL image or a file name
           size: int=8, # hash is `size*size` bits
          ) -> int:
@@ -354,9 +245,7 @@ def dhash(im, # a PIL image or a file name
 
 def hamming(a: int, b: int) -> int: return (a ^ b).bit_count()
 
-# %% ../nbs/01_scrape.ipynb 37
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff')
-
+# %% ../nbs/01_scrape.ipynb 35
 def dataset_files(path, # a dataset folder: `<path>/<label>/<file>`
                   exts=None, # file suffixes to keep; all files if None
                  ) -> list:
@@ -367,7 +256,10 @@ def dataset_files(path, # a dataset folder: `<path>/<label>/<file>`
     return [f for d in dirs for f in sorted(d.iterdir())
             if f.is_file() and not f.name.startswith('.') and (exts is None or f.suffix.lower() in exts)]
 
-def _groups(pairs, n):
+def union_groups(pairs, # (i, j) index pairs that belong together
+                 n: int, # number of items
+                ) -> list:
+    "The groups of two or more items (of 0..n-1) that `pairs` connect, by union-find, as lists of indices"
     parent = list(range(n))
     def find(i):
         while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
@@ -395,13 +287,13 @@ def find_duplicates(path, # a dataset folder, or a list of image files
             d = np.bitwise_count(h[s:s+512, None] ^ h[None, :])
             pairs += [(s+i, j) for i, j in zip(*np.nonzero(d <= max_dist)) if j < s+i]
     res = []
-    for g in _groups(pairs, n):
+    for g in union_groups(pairs, n):
         fs = [files[i] for i in sorted(g)]
         res.append(dict(files=fs, kind='exact' if len({sha[i] for i in g}) == 1 else 'near',
                         cross_class=len({f.parent.name for f in fs}) > 1))
     return res
 
-# %% ../nbs/01_scrape.ipynb 39
+# %% ../nbs/01_scrape.ipynb 37
 def _file_name(url, data, im): return hashlib.sha1(url.encode()).hexdigest()[:16] + EXTS[im.format]
 
 def _scrape_url(sess, url, label, query, path, seen, timeout, max_bytes):
@@ -413,11 +305,11 @@ def _scrape_url(sess, url, label, query, path, seen, timeout, max_bytes):
     prev = seen.get(sha)
     if prev and prev['label'] == label: return {**row, 'file': prev['file'], 'sha1': sha, 'status': 'duplicate', 'note': f'same bytes as {prev["file"]}'}
     fn = f'{label}/{_file_name(url, data, im)}'
-    atomic_write(path/fn, data)
+    atomic_write(path/fn, data, fsync=True)
     if prev: return {**row, 'file': fn, 'sha1': sha, 'status': 'cross_class', 'note': f'same bytes as {prev["file"]}'}
     return {**row, 'file': fn, 'sha1': sha, 'status': 'ok'}
 
-# %% ../nbs/01_scrape.ipynb 40
+# %% ../nbs/01_scrape.ipynb 38
 KEPT = ('ok', 'cross_class')
 
 def scrape(name, # dataset name (folder under `data_dir()`), or a path
@@ -461,7 +353,7 @@ def scrape(name, # dataset name (folder under `data_dir()`), or a path
         if have < n: print(f'{label}: {have} images, fewer than {n}: add queries for it')
     return list(rows.values())
 
-# %% ../nbs/01_scrape.ipynb 41
+# %% ../nbs/01_scrape.ipynb 39
 def scrape_summary(rows, # manifest rows (from `scrape` or `read_manifest`)
                   ) -> dict:
     "`{label: {status: count}}`"
@@ -469,7 +361,7 @@ def scrape_summary(rows, # manifest rows (from `scrape` or `read_manifest`)
     for r in rows: out.setdefault(r['label'], {}).setdefault(r['status'], 0); out[r['label']][r['status']] += 1
     return out
 
-# %% ../nbs/01_scrape.ipynb 48
+# %% ../nbs/01_scrape.ipynb 46
 def check_file(f, # an image file
                min_size: int=64, # shortest side allowed
               ) -> str|None:
@@ -478,12 +370,15 @@ def check_file(f, # an image file
     except FetchError as e: return 'broken' if e.status == 'too_big' else e.status
     return 'too_small' if min(im.size) < min_size else None
 
-def _move(src, dst):
+def move_file(src:Path, # file to move
+              dst:Path, # where to; its folder is created
+             ):
+    "Move `src` to `dst`, never overwriting a file already there"
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.exists(): raise FileExistsError(f'{dst} exists: clean would overwrite it')
     os.replace(src, dst)
 
-# %% ../nbs/01_scrape.ipynb 49
+# %% ../nbs/01_scrape.ipynb 47
 def clean(path, # a dataset folder `<path>/<label>/<file>`
           min_size: int=64, # shortest side allowed
           max_dist: int|None=4, # dHash distance for near duplicates; -1 exact only; None: no duplicate check
@@ -506,12 +401,15 @@ def clean(path, # a dataset folder `<path>/<label>/<file>`
                 label=f.parent.name, time=time.strftime('%Y-%m-%dT%H:%M:%S')) for f, why in moves.items()]
     if not dry_run:
         for m in log:
-            _move(path/m['src'], path/m['dst'])
-            _append_log(path/'_quarantine'/'log.csv', m)
+            move_file(path/m['src'], path/m['dst'])
+            append_log(path/'_quarantine'/'log.csv', m)
     _report(log)
     return log
 
-def _append_log(p, m):
+def append_log(p:Path, # the CSV log (`_quarantine/log.csv`)
+               m:dict, # one row: its keys are the columns
+              ):
+    "Append row `m` to the CSV log `p`, writing the header if the file is new"
     new = not p.exists()
     with open(p, 'a', newline='') as f:
         w = csv.DictWriter(f, list(m));
@@ -524,14 +422,14 @@ def _report(log):
     for lbl, c in sorted(counts.items()): print(f'{lbl}: ' + ', '.join(f'{k} {v}' for k, v in sorted(c.items())))
     if not log: print('nothing to clean')
 
-# %% ../nbs/01_scrape.ipynb 50
+# %% ../nbs/01_scrape.ipynb 48
 def undo_clean(path, # a dataset folder that `clean` cleaned
               ) -> list:
     "Move every quarantined file back where `clean` found it, newest move first; returns the moves undone"
     path = Path(path); lp = path/'_quarantine'/'log.csv'
     if not lp.exists(): print('nothing to undo'); return []
     log = list(csv.DictReader(lp.open()))
-    for m in reversed(log): _move(path/m['dst'], path/m['src'])
+    for m in reversed(log): move_file(path/m['dst'], path/m['src'])
     lp.unlink()
     for d in sorted((path/'_quarantine').rglob('*'), reverse=True):
         if d.is_dir() and not any(d.iterdir()): d.rmdir()
@@ -539,21 +437,6 @@ def undo_clean(path, # a dataset folder that `clean` cleaned
     print(f'restored {len(log)} files'); return log
 
 # %% ../nbs/01_scrape.ipynb 52
-def make_dirty_dataset(path, # folder to create
-                      ) -> Path:
-    "A small `<path>/<label>/` dataset with one example of each problem `clean` handles (for tests and docs)"
-    from foodcam.test_utils import make_image_folder
-    path = make_image_folder(path, ('circle', 'square'), n=6, size=80)
-    (path/'circle'/'notes.txt').write_text('not an image')
-    b = (path/'circle'/'circle_0000.jpg').read_bytes()
-    (path/'circle'/'truncated.jpg').write_bytes(b[:len(b)//2])
-    Image.open(path/'circle'/'circle_0001.jpg').resize((20, 20)).save(path/'circle'/'icon.jpg')
-    (path/'circle'/'copy.jpg').write_bytes(b)
-    Image.open(path/'circle'/'circle_0002.jpg').resize((96, 96)).save(path/'circle'/'near.png')
-    (path/'circle'/'shared.jpg').write_bytes((path/'square'/'square_0003.jpg').read_bytes())
-    return path
-
-# %% ../nbs/01_scrape.ipynb 55
 def quarantine(path, # the dataset folder
                files, # files inside it to move
                reason: str='manual', # the `_quarantine/<reason>` folder
@@ -563,10 +446,10 @@ def quarantine(path, # the dataset folder
     for f in map(Path, files):
         rel = f.resolve().relative_to(path.resolve()).as_posix()
         m = dict(src=rel, dst=f'_quarantine/{reason}/{rel}', reason=reason, label=f.parent.name, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
-        _move(path/m['src'], path/m['dst']); _append_log(path/'_quarantine'/'log.csv', m); log.append(m)
+        move_file(path/m['src'], path/m['dst']); append_log(path/'_quarantine'/'log.csv', m); log.append(m)
     return log
 
-# %% ../nbs/01_scrape.ipynb 58
+# %% ../nbs/01_scrape.ipynb 55
 class Reviewer:
     "A page of thumbnails of one label of a dataset, with a checkbox each and a button to quarantine the checked ones"
     def __init__(self, path, # the dataset folder
@@ -574,7 +457,7 @@ class Reviewer:
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        import ipywidgets as W
+        import ipywidgets as W  # notebook-only
         store_attr(); self.path = Path(path); self.W = W
         self.labels = sorted({f.parent.name for f in dataset_files(self.path)})
         self.label, self.page = label or self.labels[0], 0

@@ -4,19 +4,20 @@
 
 # %% ../nbs/16_suspects.ipynb 2
 from __future__ import annotations
-import hashlib, os, time, warnings
+import hashlib, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
 from fastcore.basics import store_attr, patch
-from .core import cache_dir
+from .core import cache_dir, atomic_path
 from .data import food_items, food_splitter, food_dls, load_rgb
-from .scrape import quarantine, _move, _append_log, _groups
+from .scrape import quarantine, move_file, append_log, union_groups
+from .transfer import load_body, weights_id, body_learner, features_dls, extract_features
 
 # %% auto 0
 __all__ = ['OFFTOPIC', 'KINDS', 'REASONS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
            'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects',
-           'make_suspect_dataset', 'apply_suspects', 'SuspectReviewer']
+           'apply_suspects', 'SuspectReviewer']
 
 # %% ../nbs/16_suspects.ipynb 6
 def file_sha1(f, # a file
@@ -48,10 +49,9 @@ class BackboneFeatures:
 
     def load(self):
         "Build the body once; its weights' hash names the cache file"
-        from foodcam.transfer import _body, weights_id
         if self.body is None:
             rnd = str(self.weights) == 'random'
-            self.body = _body(self.arch, None if rnd else self.weights, not rnd, True)
+            self.body = load_body(self.arch, None if rnd else self.weights, not rnd, True)
             self.id = f'{self.arch}-{weights_id(self.body)}-{self.size}'
         return self
 
@@ -66,8 +66,8 @@ class BackboneFeatures:
         return dict(zip(d['keys'], d['x'].numpy()))
 
     def write(self, store: dict):
-        fn = self.cache_file; tmp = fn.with_name(f'.{fn.name}.tmp{os.getpid()}')
-        torch.save({'keys': list(store), 'x': torch.from_numpy(np.stack(list(store.values())))}, tmp); os.replace(tmp, fn)
+        with atomic_path(self.cache_file) as tmp:
+            torch.save({'keys': list(store), 'x': torch.from_numpy(np.stack(list(store.values())))}, tmp)
 
     def __call__(self, files) -> np.ndarray:
         "N x C features of `files` (all inside one dataset folder)"
@@ -80,7 +80,6 @@ class BackboneFeatures:
 
     def extract(self, files) -> list:
         "Features of `files` with the validation transforms of the dataset's `food_dls`"
-        from foodcam.transfer import body_learner, features_dls, extract_features
         self.load(); path = files[0].parent.parent
         dls = food_dls(path, size=self.size, bs=self.bs, seed=self.seed)
         learn = body_learner(dls, self.body, self.arch)
@@ -103,7 +102,7 @@ def cv_folds(y: np.ndarray, # integer labels
              seed: int=0, # shuffle seed
             ) -> list:
     "Stratified `(train_idx, test_idx)` folds"
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold  # sklearn: heavy, only for this score
     k = min(k, int(np.bincount(y).min()))
     if k < 2: raise ValueError('every class needs at least 2 images for the out-of-fold check')
     return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
@@ -116,7 +115,7 @@ def oof_probs(x: np.ndarray, # N x C features
               seed: int=0, # fold seed
              ) -> np.ndarray:
     "Out-of-fold class probabilities: a logistic-regression head fitted on k-1 folds predicts the k-th"
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # sklearn: heavy, only for this score
     from sklearn.decomposition import PCA
     x = l2norm(x); x = PCA(min(dim, *x.shape), random_state=seed).fit_transform(x)
     p = np.zeros((len(y), int(y.max()) + 1))
@@ -133,7 +132,7 @@ def oof_mahalanobis(x: np.ndarray, # N x C features
                     seed: int=0, # fold seed
                    ) -> np.ndarray:
     "Out-of-fold Mahalanobis distance to the nearest class mean (shared Ledoit-Wolf covariance after PCA)"
-    from sklearn.covariance import LedoitWolf
+    from sklearn.covariance import LedoitWolf  # sklearn: heavy, only for this score
     from sklearn.decomposition import PCA
     x, d = l2norm(x), np.zeros(len(y))
     for tr, te in cv_folds(y, k, seed):
@@ -235,7 +234,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                   **kwargs, # passed to `BackboneFeatures`
                  ) -> Suspects:
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset"
-    from cleanlab.filter import find_label_issues
+    from cleanlab.filter import find_label_issues  # cleanlab: optional and heavy, only for this method
     path = Path(path); files = food_items(path); t0 = time.perf_counter()
     x = (extractor or BackboneFeatures(seed=seed, **kwargs))(files); t1 = time.perf_counter()
     labels = np.array([f.parent.name for f in files]); vocab = np.array(sorted(set(labels))); y = np.searchsorted(vocab, labels)
@@ -257,30 +256,14 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                              cross_class=labels[i] != labels[j]) for i, j, c in pairs], columns=['a', 'b', 'cosine', 'cross_split', 'cross_class'])
     best = {}
     for i, j, c in pairs: best[i] = max(best.get(i, 0), c); best[j] = max(best.get(j, 0), c)
-    for g in sorted(_groups([(i, j) for i, j, _ in pairs], n), key=lambda g: -max(best[i] for i in g)):
+    for g in sorted(union_groups([(i, j) for i, j, _ in pairs], n), key=lambda g: -max(best[i] for i in g)):
         keep = next((i for i in sorted(g) if im.split[i] == 'train'), min(g))  # keep a training copy: the validation one leaks
         rows += [dict(file=im.file[i], kind='duplicate', action='drop', score=best[i], label=labels[i], proposed='', other=im.file[keep])
                  for i in sorted(g) if i != keep]
     df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other']))
     return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1))
 
-# %% ../nbs/16_suspects.ipynb 19
-def make_suspect_dataset(path, # folder to create
-                         n: int=20, # photos per class
-                         size: int=64, # their side
-                         seed: int=0, # same seed, same photos
-                        ) -> dict:
-    "Shapes in three class folders with planted problems: two photos in the wrong folder, one off-topic grid, one near copy"
-    from foodcam.test_utils import make_image_folder
-    path = make_image_folder(path, n=n, size=size, seed=seed)
-    swaps = {'square/circle_0003.jpg': 'circle', 'circle/triangle_0007.jpg': 'triangle'}  # where it is -> its true class
-    for f, true in swaps.items(): os.replace(path/true/Path(f).name, path/f)
-    a = np.zeros((size, size, 3), np.uint8); a[::8] = 255; a[:, ::8] = 255
-    Image.fromarray(a).save(path/'square'/'grid.jpg')
-    Image.open(path/'triangle'/'triangle_0002.jpg').resize((size + 16, size + 16)).save(path/'triangle'/'copy.png')
-    return dict(path=path, swaps=swaps, off_topic={'square/grid.jpg'}, duplicate={'triangle/copy.png', 'triangle/triangle_0002.jpg'})
-
-# %% ../nbs/16_suspects.ipynb 23
+# %% ../nbs/16_suspects.ipynb 22
 def _caption(r):
     if r.action == 'relabel': return f'{r.label} -> {r.proposed}'
     if r.action == 'quarantine': return f'off-topic ({r.label})'
@@ -315,7 +298,7 @@ def save(self: Suspects, folder, # e.g. the run folder: the report shows what it
     if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
     return out
 
-# %% ../nbs/16_suspects.ipynb 26
+# %% ../nbs/16_suspects.ipynb 25
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`
                    top: int|None=None, # only the first `top` rows (in review order)
@@ -332,14 +315,14 @@ def apply_suspects(path, # the dataset folder the suspects were found in
         if not src.exists(): warnings.warn(f'{src} is gone (moved since the check?): skipped'); continue
         if r.action == 'relabel':
             m = dict(src=r.file, dst=f'{r.proposed}/{src.name}', reason='relabel', label=r.label, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
-            _move(src, path/m['dst']); (path/'_quarantine').mkdir(exist_ok=True); _append_log(path/'_quarantine'/'log.csv', m)
+            move_file(src, path/m['dst']); (path/'_quarantine').mkdir(exist_ok=True); append_log(path/'_quarantine'/'log.csv', m)
         else: m = quarantine(path, [src], REASONS[r.kind])[0]  # a label suspect with action 'quarantine': no class fits
         done.add(r.file); log.append(m)
     c = pd.Series([m['reason'] for m in log]).value_counts().to_dict() if log else {}
     print(f'applied {len(log)} fixes {c}; `undo_clean` (or `foodcam clean --undo`) restores them' if log else 'nothing to apply')
     return log
 
-# %% ../nbs/16_suspects.ipynb 30
+# %% ../nbs/16_suspects.ipynb 29
 def _thumb(f, side):
     import io
     im = load_rgb(f, draft=side); im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
@@ -350,7 +333,7 @@ class SuspectReviewer:
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        import ipywidgets as W
+        import ipywidgets as W  # notebook-only
         store_attr(); self.W, self.page, self.applied = W, 0, []
         self.btn, self.prev, self.next = W.Button(description='Apply checked'), W.Button(description='<'), W.Button(description='>')
         self.btn.on_click(lambda _: self.apply())

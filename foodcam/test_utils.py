@@ -4,14 +4,16 @@
 
 # %% ../nbs/97_test_utils.ipynb 2
 from __future__ import annotations
-import os, io, struct, zlib
+import os, io, json, time, struct, zlib, threading, urllib.parse
 from pathlib import Path
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from fastcore.basics import store_attr
 import numpy as np
 from PIL import Image, ImageDraw, ImageCms
 
 # %% auto 0
 __all__ = ['SHAPES', 'synth_image', 'make_image_folder', 'huge_jpeg', 'bomb_png', 'make_hostile_images', 'project_root',
-           'test_data']
+           'test_data', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset', 'make_suspect_dataset']
 
 # %% ../nbs/97_test_utils.ipynb 5
 SHAPES = ('ellipse', 'rectangle', 'triangle', 'cross')
@@ -113,3 +115,120 @@ def test_data(*parts: str, # path inside the test-data folder, e.g. 'food3'
     if p.exists(): return p
     if not quiet: print(f'SKIPPED: real test data {p} not found (set FOODCAM_TEST_DATA to the folder holding food3/ and cifar10-jpg.tgz)')
     return None
+
+# %% ../nbs/97_test_utils.ipynb 15
+def _img_bytes(im, fmt, **kw):
+    b = io.BytesIO(); im.save(b, fmt, **kw); return b.getvalue()
+
+def fake_catalog(n: int=6, # good images per class
+                 size: int=48, # their side
+                ) -> tuple:
+    "`(queries, images, expected)`: a small fake web with good and bad images for classes `circle` and `square`"
+    rng, imgs = np.random.default_rng(0), {}
+    for c, cls in (('circle', 0), ('square', 1)):
+        for i in range(n): imgs[f'{c}{i}.' + ('png' if i == n-1 else 'jpg')] = synth_image(cls, size, rng)
+    imgs = {k: (_img_bytes(v, 'PNG') if k.endswith('png') else _img_bytes(v, 'JPEG', quality=90)) for k, v in imgs.items()}
+    good = _img_bytes(synth_image(0, size, rng), 'JPEG')
+    imgs.update({'truncated.jpg': good[:len(good)//2], 'page.jpg': b'<html><body>Not an image</body></html>',
+                 'slow.jpg': good, 'huge.png': _img_bytes(Image.fromarray(rng.integers(0, 255, (400, 400, 3), dtype=np.uint8)), 'PNG'),
+                 'dup_of_circle0.jpg': imgs['circle0.jpg'], 'circle0_copy.jpg': imgs['circle0.jpg']})
+    h = n // 2
+    queries = {'red circle': [f'circle{i}.jpg' for i in range(h)] + ['truncated.jpg', 'page.jpg'],
+               'round thing': [f'circle{i}.jpg' for i in range(1, n-1)] + [f'circle{n-1}.png', 'circle0_copy.jpg', 'slow.jpg', 'huge.png', 'missing.jpg'],
+               'green square': [f'square{i}.jpg' for i in range(n-1)] + ['dup_of_circle0.jpg', f'square{n-1}.png']}
+    expected = {'circle': sorted(f'circle{i}.jpg' for i in range(n-1)) + [f'circle{n-1}.png'],
+                'square': sorted(f'square{i}.jpg' for i in range(n-1)) + [f'square{n-1}.png', 'dup_of_circle0.jpg']}
+    return queries, imgs, expected
+
+# %% ../nbs/97_test_utils.ipynb 16
+class FakeDDG:
+    "A fake DuckDuckGo image search on 127.0.0.1, as a context manager; `url` is its base URL"
+    def __init__(self, queries=None, # search -> list of image names it finds; `fake_catalog()` if None
+                 images=None, # image name -> bytes served at `/img/<name>`
+                 page: int=4, # results per `i.js` page
+                 throttle=(403, 429), # codes the first page of each search answers before it answers OK
+                 delay: float=0., # seconds every image takes
+                 slow: float=5., # seconds `slow.jpg` waits before it answers
+                 port: int=0, # 0: any free port
+                ):
+        if queries is None: queries, images, _ = fake_catalog()
+        store_attr(); self.hits, self.lock, self.tries = [], threading.Lock(), {}
+        self.server = ThreadingHTTPServer(('127.0.0.1', port), self._handler())
+        self.server.daemon_threads = True
+        self.url = f'http://127.0.0.1:{self.server.server_address[1]}/'
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start(); return self
+    def __exit__(self, *args): self.server.shutdown(); self.server.server_close()
+    def img_hits(self): return [h for h in self.hits if h.startswith('/img/')]
+
+    def _handler(self):
+        fake = self
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a): pass
+            def send(self, code, body, ctype='text/html'):
+                self.send_response(code); self.send_header('Content-Type', ctype)
+                self.send_header('Content-Length', str(len(body))); self.end_headers()
+                try: self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError): pass
+            def do_POST(self): self.do_GET()
+            def do_GET(self):
+                u = urllib.parse.urlparse(self.path); q = dict(urllib.parse.parse_qsl(u.query))
+                with fake.lock: fake.hits.append(u.path)
+                if u.path == '/': return fake._search_page(self, q)
+                if u.path == '/i.js': return fake._results(self, q)
+                if u.path.startswith('/img/'): return fake._image(self, u.path[5:])
+                self.send(404, b'not found')
+        return H
+
+    def _search_page(self, h, q):
+        if q.get('q') == 'notoken': return h.send(200, b'<html>Please enable JavaScript</html>')
+        h.send(200, f'<html><script>vqd="4-{abs(hash(q.get("q")))%10**12}";</script></html>'.encode())
+
+    def _results(self, h, q):
+        query, s = q.get('q', ''), int(q.get('s', 0))
+        if 'vqd' not in q: return h.send(403, b'no token')
+        if query == 'changed': return h.send(200, b'{"answer": "we moved"}', 'application/json')
+        with self.lock: k = self.tries[query, s] = self.tries.get((query, s), -1) + 1
+        if s == 0 and k < len(self.throttle): return h.send(self.throttle[k], b'<html>slow down</html>')
+        names = self.queries.get(query, [])
+        res = [{'image': f'{self.url}img/{n}', 'thumbnail': f'{self.url}img/{n}', 'title': n} for n in names[s:s+self.page]]
+        out = {'results': res}
+        if s + self.page < len(names): out['next'] = f'i.js?q={urllib.parse.quote(query)}&o=json&s={s+self.page}'
+        h.send(200, json.dumps(out).encode(), 'application/json')
+
+    def _image(self, h, name):
+        if self.delay: time.sleep(self.delay)
+        if name == 'slow.jpg': time.sleep(self.slow)
+        if name not in self.images: return h.send(404, b'not found')
+        ctype = 'text/html' if name == 'page.jpg' else 'image/png' if name.endswith('png') else 'image/jpeg'
+        h.send(200, self.images[name], ctype)
+
+# %% ../nbs/97_test_utils.ipynb 19
+def make_dirty_dataset(path, # folder to create
+                      ) -> Path:
+    "A small `<path>/<label>/` dataset with one example of each problem `clean` handles (for tests and docs)"
+    path = make_image_folder(path, ('circle', 'square'), n=6, size=80)
+    (path/'circle'/'notes.txt').write_text('not an image')
+    b = (path/'circle'/'circle_0000.jpg').read_bytes()
+    (path/'circle'/'truncated.jpg').write_bytes(b[:len(b)//2])
+    Image.open(path/'circle'/'circle_0001.jpg').resize((20, 20)).save(path/'circle'/'icon.jpg')
+    (path/'circle'/'copy.jpg').write_bytes(b)
+    Image.open(path/'circle'/'circle_0002.jpg').resize((96, 96)).save(path/'circle'/'near.png')
+    (path/'circle'/'shared.jpg').write_bytes((path/'square'/'square_0003.jpg').read_bytes())
+    return path
+
+# %% ../nbs/97_test_utils.ipynb 22
+def make_suspect_dataset(path, # folder to create
+                         n: int=20, # photos per class
+                         size: int=64, # their side
+                         seed: int=0, # same seed, same photos
+                        ) -> dict:
+    "Shapes in three class folders with planted problems: two photos in the wrong folder, one off-topic grid, one near copy"
+    path = make_image_folder(path, n=n, size=size, seed=seed)
+    swaps = {'square/circle_0003.jpg': 'circle', 'circle/triangle_0007.jpg': 'triangle'}  # where it is -> its true class
+    for f, true in swaps.items(): os.replace(path/true/Path(f).name, path/f)
+    a = np.zeros((size, size, 3), np.uint8); a[::8] = 255; a[:, ::8] = 255
+    Image.fromarray(a).save(path/'square'/'grid.jpg')
+    Image.open(path/'triangle'/'triangle_0002.jpg').resize((size + 16, size + 16)).save(path/'triangle'/'copy.png')
+    return dict(path=path, swaps=swaps, off_topic={'square/grid.jpg'}, duplicate={'triangle/copy.png', 'triangle/triangle_0002.jpg'})

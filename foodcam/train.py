@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb 2
 from __future__ import annotations
-import json, os, sys, time, tempfile
+import json, sys, time
 from pathlib import Path
 import torch, torch.nn as nn
 from fastcore.basics import store_attr, noop
@@ -14,10 +14,10 @@ from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import defaults
 from fastprogress.core import IN_NOTEBOOK
 from fastai.callback.core import TrainEvalCallback
-from fastai.torch_core import to_float
-import matplotlib; import matplotlib.pyplot as plt
+from fastai.torch_core import to_float, rank_distrib
+import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
-from .core import use_bf16
+from .core import use_bf16, atomic_path, atomic_write
 
 # %% auto 0
 __all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
@@ -170,13 +170,11 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
                **meta, # anything else JSON-able (epochs, accuracy, ...)
               ) -> Path:
     "Save weights with their architecture and classes, atomically"
-    from fastai.torch_core import rank_distrib
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
+    fname = Path(fname)
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    tmp = fname.with_name(f'.{fname.name}.tmp{os.getpid()}')
-    torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}, tmp)
-    os.replace(tmp, fname)
+    with atomic_path(fname) as tmp:
+        torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}, tmp)
     return fname
 
 # %% ../nbs/03_train.ipynb 25
@@ -207,12 +205,8 @@ def load_model(fname, # checkpoint written by `save_model`
 # %% ../nbs/03_train.ipynb 28
 def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
-    from fastai.torch_core import rank_distrib
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fname.with_name(f'.{fname.name}.tmp{os.getpid()}')
-    tmp.write_text(json.dumps(obj, indent=1, default=str)); os.replace(tmp, fname)
-    return fname
+    return atomic_write(fname, json.dumps(obj, indent=1, default=str))
 
 def record_run(learn: Learner, # a learner trained with `EpochCurves`
                out_dir, # the run folder
@@ -228,7 +222,6 @@ def record_run(learn: Learner, # a learner trained with `EpochCurves`
     m = dict(name=name, valid_acc=last['valid_acc'], valid_loss=last['valid_loss'], epochs=len(rows),
              seconds=setup_seconds + sum(r['seconds'] for r in rows), setup_seconds=setup_seconds, train_img_per_s=sum(r['train_img_per_s'] for r in rows)/len(rows),
              classes=list(map(str, learn.dls.vocab)), curves=rows, **extra)
-    from fastai.torch_core import rank_distrib
     if not rank_distrib(): fig = plot_curves(rows, out_dir/f'{name}_curves.png', title=name); plt.close(fig)
     write_json(m, out_dir/f'{name}_metrics.json')
     return m

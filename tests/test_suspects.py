@@ -1,7 +1,7 @@
 "`foodcam review` as users run it: a subprocess on a small synthetic dataset with planted problems (random resnet18 body: no weights needed)."
 import csv, hashlib, os, subprocess, sys
 from pathlib import Path
-from foodcam.suspects import make_suspect_dataset
+from foodcam.test_utils import make_suspect_dataset
 
 def run(*args, cwd=None, timeout=600):
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'FOODCAM_OFFLINE': '1'}

@@ -1,4 +1,4 @@
-"""foodcam's test command (`make test`): sync check, notebooks via nbdev_test, pytest, one summary line.
+"""foodcam's test command (`make test`): sync check, lint, notebooks via nbdev_test, pytest, one summary line.
 
 Run from the project root with the project's venv python. `--slow` also runs the `#| slow` cells."""
 import argparse, hashlib, os, re, shutil, subprocess, sys, tempfile, time
@@ -22,6 +22,13 @@ def check_sync():
             if r.returncode: print(r.stdout, r.stderr); return [f'({cmd} failed)']
         after = {**{'foodcam/'+k: v for k, v in digest(d/'foodcam', '*.py').items()}, **{'nbs/'+k: v for k, v in digest(d/'nbs', '*.ipynb').items()}}
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+def run_lint():
+    "ruff's pyflakes rules over `foodcam/` and `tests/` (config in pyproject.toml); the findings, or [] when clean"
+    ruff = shutil.which('ruff', path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if ruff is None: return ['(ruff not found: install it in the venv, `pip install ruff`)']
+    r = subprocess.run([ruff, 'check', '--output-format', 'concise', 'foodcam', 'tests'], cwd=ROOT, capture_output=True, text=True)
+    return [l for l in r.stdout.splitlines() if re.match(r'^\S+\.py:\d+', l)] or ([f'(ruff failed: {r.stderr.strip()})'] if r.returncode else [])
 
 def notebooks():
     return sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not re.match(r'^[_.]', p.name))
@@ -65,11 +72,19 @@ def main():
               '\n-> edit the notebooks (never foodcam/*.py by hand), then run `make prepare` (nbdev_export && nbdev_clean) and commit.')
         failed += 1
     else: passed += 1; print('in sync')
+    print('== lint: ruff check (pyflakes rules) over foodcam/ and tests/', flush=True)
+    findings = run_lint()
+    if findings:
+        print('LINT FAILED:\n  ' + '\n  '.join(findings) +
+              '\n-> fix these in the notebooks (foodcam/*.py is generated; tests/ by hand): drop unused imports, define or import the'
+              '\n   names, rename redefinitions; then `make prepare`. Check with `ruff check foodcam tests`.')
+        failed += 1
+    else: passed += 1; print('clean')
     print('== notebooks' + (' (with slow cells)' if a.slow else ' (fast set)'), flush=True)
     p, f = run_notebooks(a.slow, a.n_workers); passed += p; failed += f
     print('== pytest', flush=True)
     p, f = run_pytest(a.slow, a.real); passed += p; failed += f
-    print(f'({time.time()-t0:.0f}s: sync check + {len(notebooks())} notebooks + pytest)')
+    print(f'({time.time()-t0:.0f}s: sync check + lint + {len(notebooks())} notebooks + pytest)')
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed else 0)
 
