@@ -14,6 +14,7 @@ help:
 	@echo "make test REAL=1 the same plus the real-data guards and the 2-process test (what CI runs)"
 	@echo "make test-slow   the same, with the #| slow cells too (needs the real data)"
 	@echo "make prepare     nbdev_export + nbdev_clean (run before committing)"
+	@echo "make bench       install the benchmarks' extra (.[bench]); the benchmarks and their figures are in bench/README.md"
 
 venv: $(STAMP)
 $(STAMP): settings.ini setup.py
@@ -33,7 +34,7 @@ prepare: venv
 	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean
 
 bench: venv
-	$(PY) bench/run.py
+	@$(PY) -m pip install -q -e ".[dev,bench]" && echo "bench extra installed (pytorch-grad-cam). Each benchmark's command and figures: bench/README.md, e.g. $(PY) bench/cam.py --bs 64 --size 256 --reps 3"
 
 clean-venv:
 	rm -rf $(VENV)
