@@ -4,7 +4,7 @@
 
 # %% ../nbs/97_test_utils.ipynb 2
 from __future__ import annotations
-import os, io, json, time, struct, zlib, threading, urllib.parse
+import os, io, json, time, struct, zlib, threading, contextlib, urllib.parse
 from pathlib import Path
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from fastcore.basics import store_attr
@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageCms
 
 # %% auto 0
 __all__ = ['SHAPES', 'synth_image', 'make_image_folder', 'huge_jpeg', 'bomb_png', 'make_hostile_images', 'project_root',
-           'test_data', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset', 'make_suspect_dataset']
+           'test_data', 'env_set', 'tiny_run', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset', 'make_suspect_dataset']
 
 # %% ../nbs/97_test_utils.ipynb 5
 SHAPES = ('ellipse', 'rectangle', 'triangle', 'cross')
@@ -117,6 +117,34 @@ def test_data(*parts: str, # path inside the test-data folder, e.g. 'food3'
     return None
 
 # %% ../nbs/97_test_utils.ipynb 15
+@contextlib.contextmanager
+def env_set(name: str, # environment variable
+            value, # its value inside the block (made a string)
+           ):
+    "Set `name` to `value` inside the block; restore what it was (or its absence) after"
+    old = os.environ.get(name); os.environ[name] = str(value)
+    try: yield
+    finally:
+        if old is None: os.environ.pop(name, None)
+        else: os.environ[name] = old
+
+def tiny_run(path, # folder for the dataset (`shapes/`) and the run (`run/`)
+             unknown: bool=False, # also fit the run's unknown detector
+             epochs: int=2, # frozen-stage epochs
+            ) -> tuple:
+    "`(dataset, run folder)`: a frozen-track run on synthetic shapes (random ResNet-18, 64px), trained in seconds"
+    import warnings
+    from foodcam.pipeline import train_track  # heavy: imported only by the tests that train
+    from foodcam.predict import fit_run_unknown
+    path = Path(path); data = make_image_folder(path/'shapes', n=12, size=72)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        train_track(data, 'frozen', path/'run', epochs=epochs, arch='resnet18', weights='random', size=64)
+        if unknown: fit_run_unknown(path/'run')
+    return data, path/'run'
+
+
+# %% ../nbs/97_test_utils.ipynb 18
 def _img_bytes(im, fmt, **kw):
     b = io.BytesIO(); im.save(b, fmt, **kw); return b.getvalue()
 
@@ -140,7 +168,7 @@ def fake_catalog(n: int=6, # good images per class
                 'square': sorted(f'square{i}.jpg' for i in range(n-1)) + [f'square{n-1}.png', 'dup_of_circle0.jpg']}
     return queries, imgs, expected
 
-# %% ../nbs/97_test_utils.ipynb 16
+# %% ../nbs/97_test_utils.ipynb 19
 class FakeDDG:
     "A fake DuckDuckGo image search on 127.0.0.1, as a context manager; `url` is its base URL"
     def __init__(self, queries=None, # search -> list of image names it finds; `fake_catalog()` if None
@@ -204,7 +232,7 @@ class FakeDDG:
         ctype = 'text/html' if name == 'page.jpg' else 'image/png' if name.endswith('png') else 'image/jpeg'
         h.send(200, self.images[name], ctype)
 
-# %% ../nbs/97_test_utils.ipynb 19
+# %% ../nbs/97_test_utils.ipynb 22
 def make_dirty_dataset(path, # folder to create
                       ) -> Path:
     "A small `<path>/<label>/` dataset with one example of each problem `clean` handles (for tests and docs)"
@@ -218,7 +246,7 @@ def make_dirty_dataset(path, # folder to create
     (path/'circle'/'shared.jpg').write_bytes((path/'square'/'square_0003.jpg').read_bytes())
     return path
 
-# %% ../nbs/97_test_utils.ipynb 22
+# %% ../nbs/97_test_utils.ipynb 25
 def make_suspect_dataset(path, # folder to create
                          n: int=20, # photos per class
                          size: int=64, # their side

@@ -3,10 +3,10 @@
 The browser is driven over the Chrome DevTools Protocol through `--remote-debugging-pipe` (Chromium reads commands on fd 3 and
 writes answers on fd 4, NUL-separated JSON), so no websocket client, no Playwright and no chromedriver are needed: only the
 Chromium the report's browser check already uses."""
-import fcntl, json, os, queue, re, subprocess, sys, threading, time, warnings
+import fcntl, json, os, queue, re, subprocess, sys, threading, time
 from pathlib import Path
 import pytest
-from foodcam.test_utils import make_image_folder, synth_image
+from foodcam.test_utils import synth_image, env_set, tiny_run
 from foodcam.report import find_chromium
 
 class CDP:
@@ -66,17 +66,8 @@ class CDP:
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     "A 2-epoch frozen-track run (random ResNet-18, 64px shapes) with its unknown detector"
-    tmp = tmp_path_factory.mktemp('app'); old = os.environ.get('FOODCAM_CACHE'); os.environ['FOODCAM_CACHE'] = str(tmp/'cache')
-    from foodcam.pipeline import train_track
-    from foodcam.predict import fit_run_unknown
-    data = make_image_folder(tmp/'shapes', n=12, size=72)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        train_track(data, 'frozen', tmp/'run', epochs=2, arch='resnet18', weights='random', size=64)
-        fit_run_unknown(tmp/'run')
-    yield tmp/'run'
-    if old is None: os.environ.pop('FOODCAM_CACHE', None)
-    else: os.environ['FOODCAM_CACHE'] = old
+    tmp = tmp_path_factory.mktemp('app')
+    with env_set('FOODCAM_CACHE', tmp/'cache'): yield tiny_run(tmp, unknown=True)[1]
 
 @pytest.fixture
 def app(run, tmp_path):

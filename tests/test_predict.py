@@ -2,7 +2,7 @@
 import csv, json, os, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
-from foodcam.test_utils import make_image_folder
+from foodcam.test_utils import make_image_folder, env_set, tiny_run
 
 def foodcam(*args, env=None, timeout=600):
     return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True, timeout=timeout,
@@ -11,20 +11,16 @@ def foodcam(*args, env=None, timeout=600):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     "A 2-epoch frozen-track run (random ResNet-18, 64px shapes) and the fp32 probabilities its learner gives"
-    tmp = tmp_path_factory.mktemp('predict'); old = os.environ.get('FOODCAM_CACHE'); os.environ['FOODCAM_CACHE'] = str(tmp/'cache')
-    from foodcam.pipeline import train_track, run_learner
+    tmp = tmp_path_factory.mktemp('predict')
+    from foodcam.pipeline import run_learner
     from foodcam.data import food_test_dl
     from foodcam.train import BF16
-    data = make_image_folder(tmp/'shapes', n=12, size=72)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        train_track(data, 'frozen', tmp/'run', epochs=2, arch='resnet18', weights='random', size=64)
-        learn, _ = run_learner(tmp/'run')
+    with env_set('FOODCAM_CACHE', tmp/'cache'):
+        data, run = tiny_run(tmp)
+        learn, _ = run_learner(run)
         files = sorted(data.rglob('*.jpg'))[::4]
         with learn.removed_cbs([c for c in learn.cbs if isinstance(c, BF16)]): probs, _ = learn.get_preds(dl=food_test_dl(learn.dls, files))
-    yield dict(tmp=tmp, data=data, run=tmp/'run', learn=learn, files=files, probs=probs)
-    if old is None: os.environ.pop('FOODCAM_CACHE', None)
-    else: os.environ['FOODCAM_CACHE'] = old
+        yield dict(tmp=tmp, data=data, run=run, learn=learn, files=files, probs=probs)
 
 def _probs_in_subprocess(model, files, cache):
     code = ("import json, sys\nfrom foodcam.predict import load_classifier\nc = load_classifier(sys.argv[1], bf16=False)\n"
