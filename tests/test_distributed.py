@@ -57,7 +57,7 @@ Path(out, f'rank{rank}.json').write_text(json.dumps(rec))
 def test_two_processes(tmp_path):
     from foodcam.test_utils import make_image_folder
     from foodcam.data import food_dls
-    data = make_image_folder(tmp_path/'shapes', n=20, size=48)  # 60 images: 48 train (even, so no padding), 12 valid
+    data = make_image_folder(tmp_path/'shapes', n=20, size=48)  # 60 images; the stable split puts 52 in training (even, so no padding)
     (tmp_path/'probe.py').write_text(PROBE); run = tmp_path/'run'
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'FOODCAM_CACHE': str(tmp_path/'cache'), 'MPLBACKEND': 'Agg'}
     cmd = [str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2', str(tmp_path/'probe.py'), str(data), str(run), str(tmp_path)]
@@ -68,20 +68,22 @@ def test_two_processes(tmp_path):
     assert len(r0['fits']) == len(r1['fits']) == 3  # scratch32, the frozen head on features, the fine-tune
     one = food_dls(data, size=64, seed=42)  # the split of one process
     train_items, valid_items = sorted(map(str, one.train.items)), [str(f) for f in one.valid.items]
+    n_train, n_valid = len(train_items), len(valid_items)
+    assert n_train % 2 == 0 and n_train + n_valid == 60, (n_train, n_valid)
     for f0, f1 in zip(r0['fits'], r1['fits']):
         assert f0['wrapped'] != 'DistributedDataParallel'  # unwrapped again after the fit, so checkpoints have plain keys
         assert f0['step'] == f1['step'] and f0['end'] == f1['end']  # the same weights on both ranks after a step and at the end
         for s0, s1 in zip(f0['shards'], f1['shards']):  # every epoch: disjoint halves that together are the training set
-            assert len(s0) == len(s1) == 24 and not set(s0) & set(s1)
+            assert len(s0) == len(s1) == n_train // 2 and not set(s0) & set(s1)
             if isinstance(s0[0], str): assert sorted(s0 + s1) == train_items
-            else: assert sorted(s0 + s1) == list(range(48))
-        assert f0['n_valid'] == f1['n_valid'] and set(f0['n_valid']) == {12}  # curves count the whole validation set on each rank
+            else: assert sorted(s0 + s1) == list(range(n_train))
+        assert f0['n_valid'] == f1['n_valid'] and set(f0['n_valid']) == {n_valid}  # curves count the whole validation set on each rank
         if f0['valid'] is not None: assert f0['valid'] == f1['valid'] == valid_items  # the split of one process
     assert len({s for f in r0['fits'] for s in map(tuple, f['shards'])}) > 2  # a new shuffle every epoch
     files = sorted(p.name for p in run.iterdir())
-    assert files == sorted(['run.json', 'samples.png'] + [f'{t}_{k}' for t in ('scratch32', 'frozen', 'finetune')
+    assert files == sorted(['excluded.csv', 'run.json', 'samples.png'] + [f'{t}_{k}' for t in ('scratch32', 'frozen', 'finetune')
                                                           for k in ('curves.png', 'metrics.json', 'model.pth')]), files
     feats = sorted(p.name for p in (tmp_path/'cache'/'features').iterdir())
     assert len(feats) == 2 and [f.split('-')[1] for f in feats] == ['train', 'valid'], feats  # written once, by rank 0
     m = json.loads((run/'scratch32_metrics.json').read_text())
-    assert m['epochs'] == 4 and 0 <= m['valid_acc'] <= 1 and all(abs(r['valid_acc'] * 12 - round(r['valid_acc'] * 12)) < 1e-6 for r in m['curves'])
+    assert m['epochs'] == 4 and 0 <= m['valid_acc'] <= 1 and all(abs(r['valid_acc'] * n_valid - round(r['valid_acc'] * n_valid)) < 1e-6 for r in m['curves'])

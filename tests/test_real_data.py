@@ -6,10 +6,10 @@ the features of 1,500 photos once; later runs read them from the cache). `make t
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest, torch
-from foodcam.test_utils import test_data
+from foodcam.test_utils import test_data as real_data  # not `test_data`: pytest would collect it as a test
 
 pytestmark = pytest.mark.real
-DATA = {k: test_data(k, quiet=True) for k in ('food3', 'ood-dev')}
+DATA = {k: real_data(k, quiet=True) for k in ('food3', 'ood-dev')}
 needs_data = pytest.mark.skipif(None in DATA.values(), reason=f"real data absent: set FOODCAM_TEST_DATA to the folder holding food3/ and ood-dev/ "
                                  f"(default {os.environ.get('FOODCAM_TEST_DATA', '../shared/data')})")
 
