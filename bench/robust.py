@@ -8,19 +8,11 @@ Usage: python bench/robust.py [--data ../shared/data/food3] [--epochs 2] [--work
    the dataset, then on the same copy plus `make_hostile_images` (a 20,000 x 20,000 JPEG, a decompression-bomb PNG,
    animated GIF/WebP, a 1x1 PNG, a CMYK JPEG with an ICC profile, an HTML page, a truncated JPEG, an empty file, a .txt,
    a sub-folder) in one class folder. The ratio of the two is the figure (target <= 2x)."""
-import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
-from foodcam.data import verify_items, food_items
+from foodcam.data import verify_items
 from foodcam.test_utils import make_hostile_images
-
-def link_copy(src: Path, dst: Path) -> Path:
-    "The class folders of `src` in `dst`, photos as hard links (copies across file systems); `src` is not touched"
-    if dst.exists(): shutil.rmtree(dst)
-    for f in food_items(src):
-        t = dst/f.parent.name/f.name; t.parent.mkdir(parents=True, exist_ok=True)
-        try: os.link(f, t)
-        except OSError: shutil.copy2(f, t)
-    return dst
+from suspects import link_copy  # bench/suspects.py: the dataset as hard links, the source untouched
 
 def peak_rss_mb(cmd: list, env: dict) -> tuple:
     "(max RSS in MB, seconds, return code) of `cmd` run in a fresh child of a fresh process"

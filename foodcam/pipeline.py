@@ -8,7 +8,7 @@ import json, os, csv, io, time, datetime, importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
-import numpy as np, torch, matplotlib.pyplot as plt
+import numpy as np, matplotlib.pyplot as plt
 from fastai.torch_core import rank_distrib, distrib_barrier
 from .core import set_seed, data_dir, cache_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES
 from .train import record_run, write_json
@@ -21,7 +21,7 @@ from .explain import faithfulness, default_methods
 from .experiments import sample_epochs
 from .suspects import find_suspects
 from .openset import learner_outputs, compare_openset, image_files
-from .predict import run_learner, fit_run_unknown, load_run, write_table, cam_overlay
+from .predict import run_learner, fit_run_unknown, split_outputs, load_run, write_table, cam_overlay
 from .report import build_report
 
 # %% auto 0
@@ -286,10 +286,9 @@ def check_unknown(run, # run folder with a finished track
     if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
     learn, track = run_learner(run, track)
     if not (run/f'{track}_unknown.safetensors').exists(): fit_run_unknown(run, track)
-    dls = learn.dls
-    tr = (*learner_outputs(learn, dls.train.items, 'train'), torch.tensor([dls.vocab.o2i[Path(f).parent.name] for f in dls.train.items]))
+    tr, va = split_outputs(learn)
     un = learner_outputs(learn, files, 'unknown')
-    df = compare_openset(tr, learner_outputs(learn, dls.valid.items, 'valid'), {'ood': un})
+    df = compare_openset(tr, va, {'ood': un})
     clf = load_run(run, track); det = clf.unknown
     rows = [dict(method=m, auroc=round(float(df.loc[m, ('auroc', 'ood')]), 4), fpr95=round(float(df.loc[m, ('fpr95', 'ood')]), 4),
                  used='yes' if m == det.method else '') for m in df.index]

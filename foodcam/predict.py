@@ -27,9 +27,9 @@ from .cifar import cifar_net, cifar_arch_args, load_cifar
 
 # %% auto 0
 __all__ = ['LOADERS', 'FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'run_learner',
-           'fit_run_unknown', 'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
-           'load_learner_safe', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session', 'cam_overlay',
-           'predictions_table', 'write_table', 'expand_inputs']
+           'split_outputs', 'fit_run_unknown', 'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier',
+           'from_learner', 'load_learner_safe', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session',
+           'cam_overlay', 'predictions_table', 'write_table', 'expand_inputs']
 
 # %% ../nbs/14_predict.ipynb 5
 def open_image(item, # a file path, URL, bytes, PIL image or HxWx3 array (uint8, or float in 0..1)
@@ -195,6 +195,13 @@ def _load_32(run, track, info, bs):
 LOADERS = {'frozen': _load_transfer, 'finetune': _load_transfer, 'scratch32': _load_32, 'cifar32': _load_32}
 
 # %% ../nbs/14_predict.ipynb 17
+def split_outputs(learn, # a learner on a run's dataset (`run_learner`)
+                 ) -> tuple:
+    "`((features, logits, labels) of the training photos, (features, logits) of the validation photos)`, cached on disk"
+    dls = learn.dls
+    y = torch.tensor([dls.vocab.o2i[Path(f).parent.name] for f in dls.train.items])
+    return (*learner_outputs(learn, dls.train.items, 'train'), y), learner_outputs(learn, dls.valid.items, 'valid')
+
 def fit_run_unknown(run, # run folder whose dataset is still on disk
                     track: str|None=None, # which model; the best finished one if None
                     method: str=DEFAULT_METHOD, # open-set score (see `foodcam.openset.METHODS`)
@@ -203,9 +210,7 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
     "Fit the unknown detector of a run on its training photos and save it as `<track>_unknown.safetensors`"
     run = Path(run); track = run_track(run, track)
     learn, _ = run_learner(run, track)
-    dls = learn.dls
-    tr = (*learner_outputs(learn, dls.train.items, 'train'), torch.tensor([dls.vocab.o2i[Path(f).parent.name] for f in dls.train.items]))
-    det = fit_unknown(tr, learner_outputs(learn, dls.valid.items, 'valid'), method, keep)
+    det = fit_unknown(*split_outputs(learn), method, keep)
     save_file(det.state(), str(run/f'{track}_unknown.safetensors'), metadata={'unknown': json.dumps(det.meta())})
     return det
 
