@@ -209,11 +209,12 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
                 track: Param('run folders: which model (default: the best finished one)', str)=None):
     "Label photos with a trained model: a CSV/JSON row per photo (label, probability, top-k, unknown, error)"
     from foodcam.predict import load_classifier, expand_inputs, predictions_table, write_table, cam_overlay
+    from foodcam.train import interactive
     if Path(out).suffix.lower() not in ('.csv', '.json'): raise UserError(f'--out {out}: use a .csv or .json file name')
     files = expand_inputs(inputs)
     if not files: raise UserError(f'no images found in {" ".join(inputs)}')
     clf = load_classifier(model, track)
-    preds = clf.predict_batch(files, bs=bs, cam=cam is not None, progress=True)
+    preds = clf.predict_batch(files, bs=bs, cam=cam is not None, progress=interactive())  # bars in a terminal; in a log file they would be carriage-return noise
     write_table(predictions_table(files, preds, topk), out)
     if cam:
         d = Path(cam); d.mkdir(parents=True, exist_ok=True)

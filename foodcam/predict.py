@@ -106,7 +106,8 @@ def predict_batch(self: Classifier,
                  ) -> list:
     "One prediction per item, in order; unreadable items get `error` set"
     items = list(items); out = [None] * len(items)
-    for s in progress_bar(range(0, len(items), bs), display=progress, leave=False):
+    starts = range(0, len(items), bs)
+    for s in (progress_bar(starts, leave=False) if progress else starts):  # fastprogress writes a bar character even with display=False
         xs, idx = [], []
         for i in range(s, min(s + bs, len(items))):
             try: xs.append(image_tensor(items[i], self.size)); idx.append(i)
