@@ -5,15 +5,20 @@
 # %% ../nbs/97_test_utils.ipynb 2
 from __future__ import annotations
 import os, io, json, time, struct, zlib, threading, contextlib, urllib.parse
+from types import SimpleNamespace
+from contextlib import redirect_stdout, redirect_stderr, ExitStack
 from pathlib import Path
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from fastcore.basics import store_attr
 import numpy as np
 from PIL import Image, ImageDraw, ImageCms
+from .cli import main as cli_main
+
 
 # %% auto 0
 __all__ = ['SHAPES', 'synth_image', 'make_image_folder', 'huge_jpeg', 'bomb_png', 'make_hostile_images', 'project_root',
-           'test_data', 'env_set', 'tiny_run', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset', 'make_suspect_dataset']
+           'test_data', 'env_set', 'tiny_run', 'cli_run', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset',
+           'make_suspect_dataset']
 
 # %% ../nbs/97_test_utils.ipynb 5
 SHAPES = ('ellipse', 'rectangle', 'triangle', 'cross')
@@ -145,6 +150,17 @@ def tiny_run(path, # folder for the dataset (`shapes/`) and the run (`run/`)
 
 
 # %% ../nbs/97_test_utils.ipynb 18
+def cli_run(*args, # `foodcam` arguments (paths are made strings)
+            env: dict|None=None, # environment variables set for the call only
+           ) -> SimpleNamespace:
+    "`foodcam *args` through the console script's `main`, in this process: `.returncode`, `.stdout`, `.stderr` as `subprocess.run` gives them"
+    o, e = io.StringIO(), io.StringIO()
+    with ExitStack() as st:
+        for k, v in (env or {}).items(): st.enter_context(env_set(k, v))
+        with redirect_stdout(o), redirect_stderr(e): code = cli_main([str(a) for a in args])
+    return SimpleNamespace(returncode=code, stdout=o.getvalue(), stderr=e.getvalue())
+
+# %% ../nbs/97_test_utils.ipynb 21
 def _img_bytes(im, fmt, **kw):
     b = io.BytesIO(); im.save(b, fmt, **kw); return b.getvalue()
 
@@ -168,7 +184,7 @@ def fake_catalog(n: int=6, # good images per class
                 'square': sorted(f'square{i}.jpg' for i in range(n-1)) + [f'square{n-1}.png', 'dup_of_circle0.jpg']}
     return queries, imgs, expected
 
-# %% ../nbs/97_test_utils.ipynb 19
+# %% ../nbs/97_test_utils.ipynb 22
 class FakeDDG:
     "A fake DuckDuckGo image search on 127.0.0.1, as a context manager; `url` is its base URL"
     def __init__(self, queries=None, # search -> list of image names it finds; `fake_catalog()` if None
@@ -232,7 +248,7 @@ class FakeDDG:
         ctype = 'text/html' if name == 'page.jpg' else 'image/png' if name.endswith('png') else 'image/jpeg'
         h.send(200, self.images[name], ctype)
 
-# %% ../nbs/97_test_utils.ipynb 22
+# %% ../nbs/97_test_utils.ipynb 25
 def make_dirty_dataset(path, # folder to create
                       ) -> Path:
     "A small `<path>/<label>/` dataset with one example of each problem `clean` handles (for tests and docs)"
@@ -246,7 +262,7 @@ def make_dirty_dataset(path, # folder to create
     (path/'circle'/'shared.jpg').write_bytes((path/'square'/'square_0003.jpg').read_bytes())
     return path
 
-# %% ../nbs/97_test_utils.ipynb 25
+# %% ../nbs/97_test_utils.ipynb 28
 def make_suspect_dataset(path, # folder to create
                          n: int=20, # photos per class
                          size: int=64, # their side

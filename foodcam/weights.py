@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, h5py, timm
 from safetensors import safe_open
 from safetensors.torch import save_file
 from timm.layers.pool2d_same import MaxPool2dSame
-from .core import cache_dir, atomic_path, offline
+from .core import cache_dir, atomic_path, offline, online as reachable
 
 # %% auto 0
 __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_EXTS', 'TORCH_EXTS', 'OFFLINE_SOURCES',
@@ -327,7 +327,8 @@ def _advice(arch):
 
 def _sources(arch, online, fetch, timeout):
     "(description, loader) pairs, in the order `load_backbone_weights` tries them"
-    def _timm():
+    def _timm():  # one quick connect first: unreachable, the Hub client retries with back-off (~45 s) before it gives up
+        if not reachable('huggingface.co', min(timeout, 3)): raise ConnectionError('huggingface.co is not reachable from this machine')
         with net_timeout(timeout): m = create_backbone(arch, pretrained=True)
         m.weights_source = f'timm:{arch}'; return m.eval()
     def _skip(why):

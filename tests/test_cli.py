@@ -1,24 +1,25 @@
-"The `foodcam` console script, run as users run it: subprocesses on small real data."
+"The `foodcam` console script on small real data: whole jobs as subprocesses, as users run them (slow set); answers and errors through its `main` in this process (`cli_run`)."
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, foodcam
-from foodcam.test_utils import make_image_folder
+from foodcam.test_utils import make_image_folder, cli_run
+from foodcam.core import online
 
 def run(*args, cwd=None, timeout=900):
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
     return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 def test_help_lists_commands():
-    r = run('--help')
+    r = cli_run('--help')
     assert r.returncode == 0
     for c in ('scrape', 'check-classes', 'clean', 'train', 'explain', 'report', 'demo', 'version'): assert c in r.stdout
 
 def test_version():
-    r = run('version')
+    r = cli_run('version')
     assert r.returncode == 0 and r.stdout.startswith(f'foodcam {foodcam.__version__}')
 
 def test_unknown_command_fails():
-    r = run('nope')
+    r = cli_run('nope')
     assert r.returncode == 2 and 'unknown command' in r.stderr
 
 @pytest.fixture(scope='module')
@@ -31,13 +32,14 @@ def test_bad_arguments_say_what_to_do(tmp_path, shapes):
                       (('train', shapes, '--weights', tmp_path/'w.h5'), 'no weights file'), (('train', one), 'only one class'),
                       (('clean', tmp_path/'missing'), 'no dataset folder'), (('report', tmp_path/'norun'), 'no run folder'),
                       (('explain', tmp_path), 'not a foodcam run folder')]:
-        r = run(*args)
+        r = cli_run(*args)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
         assert msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
     (tmp_path/'bad.h5').write_bytes(b'not weights')
-    r = run('train', shapes, '--weights', tmp_path/'bad.h5', '--run', tmp_path/'r', '--arch', 'resnet18')
+    r = cli_run('train', shapes, '--weights', tmp_path/'bad.h5', '--run', tmp_path/'r', '--arch', 'resnet18')
     assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
 
+@pytest.mark.slow
 def test_train_explain_report(tmp_path, shapes):
     R = tmp_path/'run'
     r = run('train', shapes, '--track', 'scratch32', '--epochs', '3', '--run', R)
@@ -55,6 +57,7 @@ def test_train_explain_report(tmp_path, shapes):
     page = (R/'report.html').read_text()
     assert 'id="comparison"' in page and '<td>scratch32</td>' in page and '<td>frozen</td>' in page and 'data:image/png;base64' in page
 
+@pytest.mark.slow
 def test_interrupted_train_resumes_from_last_stage(tmp_path, shapes):
     "Kill `train --track finetune` after the frozen stage is saved; the rerun does not train it again"
     R = tmp_path/'run'
@@ -74,7 +77,8 @@ def test_interrupted_train_resumes_from_last_stage(tmp_path, shapes):
     r = run('train', shapes, '--track', 'finetune', '--run', R, '--arch', 'resnet18', '--weights', 'random')
     assert r.returncode == 0 and 'already trained' in r.stdout
 
-def test_demo_offline_without_data_says_what_to_pass(tmp_path):
-    r = run('demo', cwd=tmp_path, timeout=120)
-    if r.returncode == 0: pytest.skip('this machine is online: demo would scrape')
+def test_demo_offline_without_data_says_what_to_pass(tmp_path, monkeypatch):
+    if online(): pytest.skip('this machine is online: demo would scrape')
+    monkeypatch.chdir(tmp_path)
+    r = cli_run('demo')
     assert r.returncode == 1 and '--data' in r.stderr and 'Traceback' not in r.stderr, r.stderr

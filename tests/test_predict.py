@@ -2,11 +2,9 @@
 import csv, json, os, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
-from foodcam.test_utils import make_image_folder, env_set, tiny_run
+from foodcam.test_utils import make_image_folder, env_set, tiny_run, cli_run
 
-def foodcam(*args, env=None, timeout=600):
-    return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})})
+def foodcam(*args): return cli_run(*args)
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):

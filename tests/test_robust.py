@@ -2,7 +2,7 @@
 import csv, hashlib, json, os, subprocess, sys, time
 from pathlib import Path
 import pytest
-from foodcam.test_utils import make_image_folder, make_hostile_images, make_dirty_dataset
+from foodcam.test_utils import make_image_folder, make_hostile_images, make_dirty_dataset, cli_run
 
 def run(*args, cwd=None, timeout=600, env=None):
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})}
@@ -18,6 +18,7 @@ def cache(tmp_path):
     "A fresh foodcam cache: no CIFAR model (cifar32 is skipped), no cached verification or features"
     return {'FOODCAM_CACHE': str(tmp_path/'cache')}
 
+@pytest.mark.slow
 def test_demo_on_dirty_and_hostile_folder(tmp_path, cache):
     data = make_dirty_dataset(tmp_path/'dirty')
     expect = {f'circle/{k}': v for k, v in make_hostile_images(data/'circle').items() if v}
@@ -79,12 +80,12 @@ def test_second_train_on_the_same_run_stops_at_once(tmp_path, cache):
                               stdout=subprocess.PIPE, text=True, env={**os.environ, **cache})
     try:
         assert holder.stdout.readline().strip() == 'locked'
-        t0 = time.time(); r = run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache); dt = time.time() - t0
+        t0 = time.time(); r = cli_run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache); dt = time.time() - t0
         assert r.returncode == 1 and 'is in use by another foodcam process' in r.stderr and 'Traceback' not in r.stderr, r.stderr
         assert sorted(p.name for p in R.iterdir()) == ['.lock'], list(R.iterdir())  # nothing written
         print(f'refused in {dt:.1f}s')
     finally: holder.kill(); holder.wait()
-    r = run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache)  # the holder died: its lock is taken over
+    r = cli_run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache)  # the holder died: its lock is taken over
     assert r.returncode == 0, r.stderr
     assert not (R/'.lock').exists() and (R/'scratch32_metrics.json').exists()
 
@@ -92,7 +93,7 @@ def test_explain_and_report_on_a_folder_that_is_not_a_run(tmp_path, cache):
     (tmp_path/'notarun').mkdir(); (tmp_path/'notarun'/'photo.jpg').write_bytes(b'x')
     for cmd in ('explain', 'report'):
         for folder in (tmp_path/'notarun', tmp_path/'missing'):
-            r = run(cmd, folder, env=cache)
+            r = cli_run(cmd, folder, env=cache)
             assert r.returncode == 1 and 'Traceback' not in r.stderr and 'Errno' not in r.stderr, (cmd, r.stderr)
             assert 'foodcam train' in r.stderr, (cmd, r.stderr)
     assert sorted(p.name for p in (tmp_path/'notarun').iterdir()) == ['photo.jpg']
@@ -101,6 +102,6 @@ def test_too_small_to_split_says_so(tmp_path, cache):
     data = make_image_folder(tmp_path/'few', ('a', 'b'), n=3, size=40)
     for f in list((data/'b').iterdir())[1:]: f.unlink()
     (data/'b'/'page.jpg').write_text('<html></html>')
-    r = run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', tmp_path/'r', env=cache)
+    r = cli_run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', tmp_path/'r', env=cache)
     assert r.returncode == 1 and 'fewer than 2 usable images' in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert not (tmp_path/'r').exists()

@@ -1,23 +1,20 @@
-"`foodcam review` as users run it: a subprocess on a small synthetic dataset with planted problems (random resnet18 body: no weights needed)."
-import csv, hashlib, os, subprocess, sys
-from pathlib import Path
-from foodcam.test_utils import make_suspect_dataset
+"`foodcam review` through the console script's `main` (`cli_run`) on a small synthetic dataset with planted problems (random resnet18 body: no weights needed)."
+import csv, hashlib
+from foodcam.test_utils import make_suspect_dataset, cli_run
 
-def run(*args, cwd=None, timeout=600):
-    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'FOODCAM_OFFLINE': '1'}
-    return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+def run(*args): return cli_run(*args, env={'FOODCAM_OFFLINE': '1'})
 
 def snap(p): return {f.relative_to(p).as_posix(): hashlib.sha1(f.read_bytes()).hexdigest() for f in p.rglob('*') if f.is_file()}
 
 def test_review_lists_applies_and_undoes(tmp_path):
     path = make_suspect_dataset(tmp_path/'shapes', n=8)['path']; before = snap(path)
-    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '5', '--out', tmp_path/'run', cwd=tmp_path)
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '5', '--out', tmp_path/'run')
     assert r.returncode == 0, r.stderr
     assert 'suspects in 26 photos' in r.stdout and 'table:' in r.stdout, r.stdout
     rows = list(csv.DictReader((tmp_path/'run'/'suspects.csv').open()))
     assert rows and set(rows[0]) >= {'file', 'kind', 'action', 'score', 'label', 'proposed', 'other'}
     assert snap(path) == before  # listing moves nothing
-    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--out', tmp_path/'run', cwd=tmp_path)
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--out', tmp_path/'run')
     assert r.returncode == 0 and 'applied' in r.stdout, (r.stdout, r.stderr)
     assert snap(path) != before
     r = run('clean', path, '--undo')
