@@ -125,6 +125,7 @@ def charge_extraction(learn, # a transfer learner
                      ) -> float:
     "Charge `budget` with the cost of extracting `items`' features: the measured cost of `sample` of them, scaled"
     items = list(items); m = min(sample, len(items))
+    extract_features(learn, learn.dls.test_dl(items[:2], with_labels=True))  # warm-up, not timed: the first forward of a process builds oneDNN's kernels
     dl = learn.dls.test_dl(items[:m], with_labels=True)
     t0 = budget.now(); extract_features(learn, dl); per = (budget.now() - t0) / m
     budget.charge(per * len(items), 'feature extraction'); return per
@@ -279,6 +280,7 @@ def extraction_cost(learn, # a transfer learner
                     clock: str='cpu', # see `CPUBudget`
                    ) -> float:
     "Seconds (CPU by default) per photo of one forward pass of `learn`'s body, measured on `sample` of `items`"
+    extract_features(learn, learn.dls.test_dl(list(items)[:2], with_labels=True))  # warm-up, not timed
     dl = learn.dls.test_dl(list(items)[:sample], with_labels=True); now = _clock(clock)
     t0 = now(); extract_features(learn, _Flipped(dl) if flip else dl)
     return (now() - t0) / min(sample, len(items))
