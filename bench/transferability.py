@@ -28,7 +28,7 @@ ct.loc[len(ct)] = dict(cut='scratch', channels=256, valid_acc=scratch, valid_los
                        best_valid_acc=max(r['valid_acc'] for r in sc.curves), seconds=sum(r['seconds'] for r in sc.curves))
 info = {k: meta.get(k) for k in ('arch', 'epochs', 'test_acc', 'test_acc_tta')}
 plot_cut_transfer(ct[ct.cut != 'scratch'], scratch=scratch, fname='bench/transferability.png',
-                  title=f"food3 32px, CIFAR model: {info['epochs']} epochs, CIFAR test {info['test_acc_tta']:.3f} (TTA)")
+                  title=f"food3 32px, CIFAR model: {info['epochs']} epochs")
 (out/'transferability.md').write_text(f"# Transferability by depth\n\nCIFAR model: {json.dumps(info)}; {a.epochs} epochs per row; "
     f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s, {a.threads} thread\n\n{md_table(ct)}")
 print((out/'transferability.md').read_text())

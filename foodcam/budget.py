@@ -296,7 +296,7 @@ def head_logits(xt, yt, # training features (N, C, 1, 1) and labels
                ) -> tuple:
     "Train a Linear head on cached features as the lab does; (validation logits averaged over the views, CPU seconds of the training)"
     t0 = time.process_time(); set_seed(seed)
-    dls = DataLoaders(DataLoader(list(zip(xt, yt)), bs=bs, shuffle=True, drop_last=True), DataLoader(list(zip(xvs[0], yv)), bs=256))
+    dls = DataLoaders(DataLoader(list(zip(xt, yt)), bs=min(bs, len(yt)), shuffle=True, drop_last=True), DataLoader(list(zip(xvs[0], yv)), bs=256))
     head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(xt.shape[1], n_out))
     learn = Learner(dls, head, loss_func=CrossEntropyLossFlat())
     with torch_threads(1), learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
