@@ -4,10 +4,11 @@
 
 # %% ../nbs/04_cifar.ipynb 2
 from __future__ import annotations
-import io, tarfile
+import copy, io, tarfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
+import matplotlib.pyplot as plt
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
 from fastai.data.load import DataLoader
@@ -20,14 +21,15 @@ from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.vision.learner import default_split
 from .core import cache_dir, freed_memory_reused, autocast, IMAGE_EXTS
-from .train import HEADS, head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
+from .train import head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 
 # %% auto 0
-__all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'InputNorm', 'Conv', 'BN', 'conv_group', 'CifarBody', 'cifar_arch', 'cifar_net',
-           'patch_whitening', 'init_whitening', 'cifar_tensors', 'TensorDL', 'cifar_dls', 'batch_translate',
-           'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'LookaheadEMA', 'WhitenBias', 'ReuseMemory',
-           'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy', 'cifar_model_path', 'cifar_arch_args',
-           'save_cifar', 'load_cifar', 'cifar_transfer', 'compare_runs']
+__all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_CUT', 'InputNorm', 'Conv', 'BN', 'conv_group', 'CifarBody', 'cifar_arch',
+           'cifar_net', 'patch_whitening', 'init_whitening', 'cifar_tensors', 'TensorDL', 'cifar_dls',
+           'batch_translate', 'batch_flip', 'BatchAug', 'air_splitter', 'air_opt', 'AirSched', 'LookaheadEMA',
+           'WhitenBias', 'ReuseMemory', 'train_images', 'cifar_learner', 'tta_logits', 'tta_accuracy',
+           'cifar_model_path', 'cifar_arch_args', 'save_cifar', 'load_cifar', 'body_channels', 'cut_body',
+           'cifar_transfer', 'cifar_finetune', 'cut_transfer', 'plot_cut_transfer', 'compare_runs']
 
 # %% ../nbs/04_cifar.ipynb 5
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -375,20 +377,84 @@ def load_cifar(fname=None, # checkpoint; `cifar_model_path()` if None
     return model.eval(), meta
 
 # %% ../nbs/04_cifar.ipynb 36
+CIFAR_CUT = 2  # conv groups of the CIFAR body the cifar32 track keeps: the best measured cut (see "Why CIFAR transfer loses" below)
+
+def body_channels(body: nn.Module, # a `CifarBody`, maybe cut
+                 ) -> int:
+    "Channels of the maps `body` returns: the last conv group's, or the whitening's if it has none"
+    convs = [m for m in body.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1].out_channels
+
+def cut_body(body: nn.Module, # a `CifarBody`
+             cut: int, # conv groups to keep (0: input norm and whitening only)
+            ) -> nn.Module:
+    "A copy of `body` that stops after its first `cut` conv groups"
+    body = copy.deepcopy(body)
+    del body[3 + cut:]
+    return body
+
 def cifar_transfer(dls, # DataLoaders of 0..1 images for the new task (e.g. `food_dls(path, size=32)`)
+                   fname=None, # CIFAR checkpoint; `cifar_model_path()` if None
+                   cut: int|None=CIFAR_CUT, # conv groups of the body to keep; all if None
+                   cbs=None, # more callbacks
+                   **kwargs, # passed to `Learner`
+                  ) -> Learner:
+    "A `Learner` with the frozen body of a saved CIFAR model (its first `cut` conv groups) and a new trainable head (same pooling) for `dls.vocab`"
+    model, meta = load_cifar(fname)
+    body = model[0] if cut is None else cut_body(model[0], cut)
+    model = classifier(body, body_channels(body), len(dls.vocab), head_pool(model))
+    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy, train_bn=False, splitter=default_split,
+                    cbs=[FreezeBNStats(), BF16(), EpochCurves()] + list(cbs or []), **kwargs)
+    learn.freeze(); learn.source_meta, learn.cut = meta, cut
+    return learn
+
+# %% ../nbs/04_cifar.ipynb 40
+def cifar_finetune(dls, # DataLoaders of 0..1 images for the new task
                    fname=None, # CIFAR checkpoint; `cifar_model_path()` if None
                    cbs=None, # more callbacks
                    **kwargs, # passed to `Learner`
                   ) -> Learner:
-    "A `Learner` with the frozen body of a saved CIFAR model and a new trainable head (same pooling) for `dls.vocab`"
-    model, meta = load_cifar(fname)
-    model[1] = HEADS[head_pool(model)](model[1].fc.in_features, len(dls.vocab))
-    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy, train_bn=False, splitter=default_split,
-                    cbs=[FreezeBNStats(), BF16(), EpochCurves()] + list(cbs or []), **kwargs)
-    learn.freeze(); learn.source_meta = meta
+    "A `Learner` with the whole CIFAR model trainable (a new head), BatchNorm statistics updating, flip + translate augmentation"
+    learn = cifar_transfer(dls, fname, cut=None, cbs=[BatchAug()] + list(cbs or []), **kwargs)
+    learn.remove_cb(FreezeBNStats); learn.train_bn = True; learn.unfreeze()
     return learn
 
-# %% ../nbs/04_cifar.ipynb 40
+def cut_transfer(dls, # DataLoaders of 0..1 images for the new task (e.g. `food_dls(path, size=32)`)
+                 fname=None, # CIFAR checkpoint; `cifar_model_path()` if None
+                 cuts=(0, 1, 2, 3), # conv groups kept: one run each
+                 epochs: int=20, # head epochs per cut (and of the fine-tune)
+                 lr: float=3e-3, # head learning rate (one-cycle); the fine-tune uses `slice(lr/10, lr)`
+                 finetune: bool=True, # also fine-tune the whole CIFAR body
+                ) -> pd.DataFrame:
+    "One row per cut (and 'finetune'): channels, validation accuracy and loss, best accuracy, seconds"
+    rows = []
+    def run(name, learn, lr_max):
+        t0 = time.perf_counter()
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr_max)
+        c = learn.curves
+        rows.append(dict(cut=name, channels=body_channels(learn.model[0]), valid_acc=c[-1]['valid_acc'], valid_loss=c[-1]['valid_loss'],
+                         best_valid_acc=max(r['valid_acc'] for r in c), seconds=time.perf_counter() - t0))
+    for k in cuts: run(k, cifar_transfer(dls, fname, cut=k), lr)
+    if finetune: run('finetune', cifar_finetune(dls, fname), slice(lr / 10, lr))
+    return pd.DataFrame(rows)
+
+def plot_cut_transfer(df: pd.DataFrame, # from `cut_transfer`
+                      scratch: float|None=None, # accuracy of the network from scratch, drawn as a line
+                      fname=None, # save as this PNG
+                      title: str='',
+                     ):
+    "Validation accuracy per cut depth (frozen body + linear head), the fine-tuned body and from scratch as lines"
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    cut = df[df.cut != 'finetune']
+    ax.plot(cut.cut.astype(int), cut.valid_acc, 'o-', label='frozen CIFAR body cut after group k + linear head')
+    for _, r in df[df.cut == 'finetune'].iterrows(): ax.axhline(r.valid_acc, color='C1', ls='--', label='whole CIFAR body fine-tuned')
+    if scratch is not None: ax.axhline(scratch, color='C2', ls=':', label='same network from scratch')
+    ax.set_xticks(cut.cut.astype(int)); ax.set_xlabel('conv groups kept (0: whitening only)'); ax.set_ylabel('validation accuracy')
+    ax.grid(alpha=.3); ax.legend(fontsize=7); ax.set_title(title, fontsize=9); fig.tight_layout()
+    if fname: fig.savefig(fname, dpi=100)
+    return fig
+
+# %% ../nbs/04_cifar.ipynb 45
 def compare_runs(metrics: list, # dicts from `record_run` (or anything with name, valid_acc, valid_loss, epochs, seconds)
                 ) -> pd.DataFrame:
     "One row per run: accuracy, best accuracy, loss, epochs, time, images/s"

@@ -30,7 +30,7 @@ from .weights import load_backbone_weights, create_backbone, keras_mode
 __all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads', 'TorchThreads', 'load_body',
            'body_learner', 'transfer_learner', 'weights_id', 'features_key', 'extract_features', 'cached_features',
            'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage',
-           'find_lr']
+           'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
 
 # %% ../nbs/06_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -320,3 +320,46 @@ def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=N
     if fname is not None:
         fig = plt.gcf(); fig.suptitle(f'{Path(fname).stem}: valley {sug.valley:.2g}'); fig.savefig(fname, dpi=80); plt.close(fig)
     return sug
+
+# %% ../nbs/06_transfer.ipynb 40
+class ConcatBody(nn.Module):
+    "Several bodies on the same images (they must share their input normalisation); returns the list of their feature maps"
+    def __init__(self, bodies): # timm bodies (or any modules returning feature maps)
+        super().__init__(); self.bodies = nn.ModuleList(bodies)
+        stats = {body_stats(b) for b in bodies if 'mean' in (getattr(b, 'pretrained_cfg', None) or {})}
+        if len(stats) > 1: raise ValueError(f'the bodies expect different input normalisations {stats}: concatenate bodies with the same statistics')
+        self.pretrained_cfg = getattr(bodies[0], 'pretrained_cfg', {})
+    def forward(self, x): return [b(x) for b in self.bodies]
+
+class ConcatHead(nn.Module):
+    "Global average pooling of each body's maps, concatenated, then one Linear: each body keeps an exact CAM"
+    def __init__(self, n_ins, # channels of each body's maps
+                 n_out: int, # classes
+                ): super().__init__(); self.n_ins = list(n_ins); self.fc = nn.Linear(sum(self.n_ins), n_out)
+    def forward(self, maps): return self.fc(torch.cat([m.mean((2, 3)) for m in maps], 1))
+    def weights(self) -> tuple: return self.fc.weight.split(self.n_ins, 1)  # W_1, W_2, ...: one slice per body
+
+def concat_classifier(bodies, # timm bodies with `num_features`
+                      n_out: int, # classes
+                     ) -> nn.Sequential:
+    "`nn.Sequential(ConcatBody(bodies), ConcatHead(...))`: one Linear on the pooled features of every body"
+    return nn.Sequential(ConcatBody(bodies), ConcatHead([b.num_features for b in bodies], n_out))
+
+@torch.no_grad()
+def concat_cams(model: nn.Module, # a `concat_classifier`
+                xb: torch.Tensor, # normalised images (N, 3, H, W)
+                cls=None, # class index, one per image, or None for the predicted class
+               ) -> tuple:
+    "(list of one CAM (N, h_i, w_i) per body, logits (N, n_classes)); `mean(CAM_1) + mean(CAM_2) + bias == logit`"
+    was = model.training; model.eval()
+    try: maps = model[0](xb); logits = model[1](maps).float()
+    finally: model.train(was)
+    idx = logits.argmax(1) if cls is None else torch.as_tensor(cls).long().flatten().expand(len(xb))
+    return [torch.einsum('nchw,nc->nhw', m.float(), w.float()[idx]) for m, w in zip(maps, model[1].weights())], logits
+
+# %% ../nbs/06_transfer.ipynb 44
+def load_concat_head(model: nn.Module, # a `concat_classifier`
+                     fc: nn.Linear, # a Linear trained on the concatenated pooled features, in the bodies' order
+                    ) -> nn.Module:
+    "Put `fc`'s weights into `model`'s `ConcatHead`"
+    model[1].fc.load_state_dict(fc.state_dict()); return model
