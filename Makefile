@@ -7,12 +7,13 @@ DATA ?=
 ARGS ?= --quick
 REAL ?=
 
-.PHONY: venv demo test test-slow prepare bench clean-venv help
+.PHONY: venv demo test test-slow notebooks prepare bench clean-venv help
 help:
 	@echo "make demo [DATA=path/to/dataset] [ARGS='--quick']  run the whole foodcam job"
 	@echo "make test        fast tests: sync check, notebooks (nbdev_test), pytest"
 	@echo "make test REAL=1 the same plus the real-data guards and the 2-process test (what CI runs)"
 	@echo "make test-slow   the same, with the #| slow cells too (needs the real data)"
+	@echo "make notebooks   re-execute the tutorials (nbs/tutorials) and index.ipynb on the real data, write their outputs in place"
 	@echo "make prepare     nbdev_export + nbdev_clean (run before committing)"
 	@echo "make bench       install the benchmarks' extra (.[bench]); the benchmarks and their figures are in bench/README.md"
 
@@ -29,6 +30,9 @@ test: venv
 
 test-slow: venv
 	$(PY) tools/run_tests.py --slow
+
+notebooks: venv
+	$(PY) tools/run_notebooks.py
 
 prepare: venv
 	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean

@@ -30,8 +30,9 @@ def run_lint():
     r = subprocess.run([ruff, 'check', '--output-format', 'concise', 'foodcam', 'tests'], cwd=ROOT, capture_output=True, text=True)
     return [l for l in r.stdout.splitlines() if re.match(r'^\S+\.py:\d+', l)] or ([f'(ruff failed: {r.stderr.strip()})'] if r.returncode else [])
 
-def notebooks():
-    return sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not re.match(r'^[_.]', p.name))
+def notebooks(slow=False):
+    top = sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not re.match(r'^[_.]', p.name))
+    return top + (sorted((ROOT/'nbs'/'tutorials').glob('*.ipynb')) if slow else [])
 
 def worker_threads(n_workers):
     """Thread settings for `n_workers` notebooks at once: the cores shared out, unless the user set them.
@@ -41,13 +42,15 @@ def worker_threads(n_workers):
     return {k: os.environ.get(k) or n for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')}
 
 def run_notebooks(slow, n_workers):
-    cmd = [str(BIN/'nbdev_test'), '--n_workers', str(n_workers), '--timing'] + (['--flags', 'slow'] if slow else [])
+    # the tutorials (nbs/tutorials) train on the real data for minutes: only the slow set runs them; the fast set checks their
+    # committed outputs instead (tests/test_tutorials.py), and `make notebooks` re-executes them
+    cmd = [str(BIN/'nbdev_test'), '--n_workers', str(n_workers), '--timing'] + (['--flags', 'slow'] if slow else ['--skip_folder_re', r'^[_.]|^tutorials$'])
     print('$', ' '.join(cmd[0:1]).replace(str(BIN)+'/', ''), *cmd[1:], flush=True)
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'PATH': f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **worker_threads(n_workers)}
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     out = r.stdout + r.stderr
     print(out)
-    nbs = notebooks()
+    nbs = notebooks(slow)
     if r.returncode == 0: return len(nbs), 0
     failed = set(re.findall(r'^\s+(\S+\.ipynb)\s*$', out.split('Following Notebooks:')[-1], re.M)) if 'Following Notebooks' in out else {'(nbdev_test crashed)'}
     return len(nbs) - len(failed & {p.name for p in nbs}), len(failed)
@@ -93,7 +96,7 @@ def main():
     p, f = run_notebooks(a.slow, a.n_workers); passed += p; failed += f
     print('== pytest', flush=True)
     p, f = run_pytest(a.slow, a.real, a.n_workers); passed += p; failed += f
-    print(f'({time.time()-t0:.0f}s: sync check + lint + {len(notebooks())} notebooks + pytest)')
+    print(f'({time.time()-t0:.0f}s: sync check + lint + {len(notebooks(a.slow))} notebooks + pytest)')
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed else 0)
 
