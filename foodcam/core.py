@@ -11,8 +11,8 @@ from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it
 
 # %% auto 0
 __all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir', 'cpu_flags',
-           'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'reuse_freed_memory', 'freed_memory_reused',
-           'offline', 'online', 'atomic_path', 'atomic_write']
+           'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'offline', 'online', 'atomic_path',
+           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -71,6 +71,50 @@ def autocast(device=None, # a torch device or string; `default_device()` if None
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 # %% ../nbs/00_core.ipynb 18
+TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
+BUDGETS = {  # track -> (epochs, quick epochs)
+    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
+QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick`
+
+# %% ../nbs/00_core.ipynb 21
+IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}
+IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
+
+# %% ../nbs/00_core.ipynb 24
+def offline() -> bool:
+    "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
+    return bool(os.environ.get('FOODCAM_OFFLINE'))
+
+def online(host: str='duckduckgo.com', # host to reach
+           timeout: float=3., # seconds
+          ) -> bool:
+    "Can this machine open a connection to `host`:443?"
+    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
+    except OSError: return False
+
+# %% ../nbs/00_core.ipynb 27
+@contextlib.contextmanager
+def atomic_path(dest, # the file to create or replace
+               ):
+    "Yield a temporary path next to `dest`: renamed onto `dest` when the block succeeds, removed when it raises"
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f'.{dest.name}.{os.getpid()}.tmp')
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally: tmp.unlink(missing_ok=True)
+
+def atomic_write(dest, # the file to create or replace
+                 data: bytes|str, # its content; text is written as UTF-8
+                 fsync: bool=False, # flush it to the disk before the rename (survives a power cut, not only a kill)
+                ) -> Path:
+    "Write `data` to `dest` so that `dest` holds either its old content or all of `data`, even after a kill"
+    with atomic_path(dest) as tmp, open(tmp, 'wb') as f:
+        f.write(data.encode('utf-8') if isinstance(data, str) else data)
+        if fsync: f.flush(); os.fsync(f.fileno())
+    return Path(dest)
+
+# %% ../nbs/00_core.ipynb 30
 def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the kept memory is returned to the OS
                        mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
                        top_pad: int=1 << 30, # bytes the heap grows by at a time
@@ -92,47 +136,3 @@ def freed_memory_reused():
     try: yield ok
     finally:
         if ok: reuse_freed_memory(False)
-
-# %% ../nbs/00_core.ipynb 22
-TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
-BUDGETS = {  # track -> (epochs, quick epochs)
-    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
-QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick`
-
-# %% ../nbs/00_core.ipynb 25
-IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}
-IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
-
-# %% ../nbs/00_core.ipynb 28
-def offline() -> bool:
-    "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
-    return bool(os.environ.get('FOODCAM_OFFLINE'))
-
-def online(host: str='duckduckgo.com', # host to reach
-           timeout: float=3., # seconds
-          ) -> bool:
-    "Can this machine open a connection to `host`:443?"
-    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
-    except OSError: return False
-
-# %% ../nbs/00_core.ipynb 31
-@contextlib.contextmanager
-def atomic_path(dest, # the file to create or replace
-               ):
-    "Yield a temporary path next to `dest`: renamed onto `dest` when the block succeeds, removed when it raises"
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f'.{dest.name}.{os.getpid()}.tmp')
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    finally: tmp.unlink(missing_ok=True)
-
-def atomic_write(dest, # the file to create or replace
-                 data: bytes|str, # its content; text is written as UTF-8
-                 fsync: bool=False, # flush it to the disk before the rename (survives a power cut, not only a kill)
-                ) -> Path:
-    "Write `data` to `dest` so that `dest` holds either its old content or all of `data`, even after a kill"
-    with atomic_path(dest) as tmp, open(tmp, 'wb') as f:
-        f.write(data.encode('utf-8') if isinstance(data, str) else data)
-        if fsync: f.flush(); os.fsync(f.fileno())
-    return Path(dest)
