@@ -4,8 +4,6 @@ from pathlib import Path
 import pytest, torch
 from foodcam.test_utils import make_image_folder, env_set, tiny_run, cli_run
 
-def foodcam(*args): return cli_run(*args)
-
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     "A 2-epoch frozen-track run (random ResNet-18, 64px shapes) and the fp32 probabilities its learner gives"
@@ -40,7 +38,7 @@ def test_load_classifier_fresh_process_empty_cache(trained, tmp_path):
 def test_predict_folder_with_broken_file(trained, tmp_path):
     imgs = make_image_folder(tmp_path/'photos', classes=['a', 'b'], n=3, size=70)
     (imgs/'b'/'broken.jpg').write_bytes(b'this is not a JPEG')
-    r = foodcam('predict', trained['run'], imgs, '--out', tmp_path/'p.csv', '--cam', tmp_path/'cams')
+    r = cli_run('predict', trained['run'], imgs, '--out', tmp_path/'p.csv', '--cam', tmp_path/'cams')
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(open(tmp_path/'p.csv')))
     assert len(rows) == 7 and list(rows[0]) == ['file', 'label', 'probability', 'topk', 'unknown', 'unknown_score', 'error']
@@ -50,13 +48,13 @@ def test_predict_folder_with_broken_file(trained, tmp_path):
     assert all(x['label'] in ('circle', 'square', 'triangle') and 0 < float(x['probability']) <= 1 for x in good)
     assert len(list((tmp_path/'cams').glob('*.png'))) == 6
     assert '6 of 7 photos predicted' in r.stdout
-    r = foodcam('predict', trained['run'], imgs/'b'/'broken.jpg', '--out', tmp_path/'p.json')
+    r = cli_run('predict', trained['run'], imgs/'b'/'broken.jpg', '--out', tmp_path/'p.json')
     assert r.returncode == 1 and json.loads((tmp_path/'p.json').read_text())[0]['error']
-    r = foodcam('predict', trained['run'], tmp_path/'nothing_here', '--out', tmp_path/'none.csv')
+    r = cli_run('predict', trained['run'], tmp_path/'nothing_here', '--out', tmp_path/'none.csv')
     assert r.returncode == 1 and 'Traceback' not in r.stderr and 'nothing_here' in (tmp_path/'none.csv').read_text()
 
 def test_export_safetensors_and_onnx_round_trip(trained, tmp_path):
-    r = foodcam('export', trained['run'], tmp_path/'m.safetensors', '--onnx')
+    r = cli_run('export', trained['run'], tmp_path/'m.safetensors', '--onnx')
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path/'m.json').read_text())
     for k in ('arch', 'classes', 'mean', 'std', 'size', 'keras_mode', 'unknown', 'foodcam_version'): assert k in meta, k
