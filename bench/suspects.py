@@ -1,7 +1,7 @@
 """Suspect-photo benchmark (issue 19): inject label noise and off-topic photos into a linked copy of food3, rank them back.
 
 Usage: FOODCAM_OFFLINE=1 python bench/suspects.py [--data ../shared/data/food3] [--cifar ../shared/data/cifar10-jpg.tgz]
-           [--rates 0.05,0.10] [--n-off 30] [--work /tmp/foodcam-suspects-bench] [--out bench/results_suspects.md]
+           [--rates 0.05,0.10] [--n-off 30] [--seeds 5] [--strong] [--work /tmp/foodcam-suspects-bench] [--out bench/results_suspects.md]
 The copy is made of hard links (symlinks across file systems) under --work, never inside the project; the source is not touched.
 For each noise rate: seeded moves of `rate` of the photos into another class folder, plus `n_off` CIFAR-10 test photos
 upscaled to 256 px spread over the class folders. Then `find_suspects` ranks them (features from the content cache after
@@ -15,7 +15,7 @@ from PIL import Image
 warnings.filterwarnings('ignore')
 from foodcam.data import food_items, food_splitter
 from foodcam.scrape import undo_clean
-from foodcam.suspects import find_suspects, apply_suspects, BackboneFeatures, l2norm
+from foodcam.suspects import find_suspects, apply_suspects, BackboneFeatures, l2norm, strong_features
 
 def link_copy(src: Path, dst: Path):
     "Class folders of `src` into `dst`, files as hard links (symlinks if linking fails)"
@@ -80,55 +80,69 @@ def head_accuracy(fe, clean: Path, cur: Path, seed: int=42) -> float:
     m = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)).fit(xt, yt)
     return float((m.predict(xv) == np.array(yv)).mean())
 
+def measure(data: Path, work: Path, fe, rate: float, off: list, seed: int) -> dict:
+    "Inject noise (seed), rank it back, apply the fixes three ways and undo them: one row of figures"
+    p = link_copy(data, work/f'noise{rate:.2f}'); truth = inject(p, rate, off, seed)
+    fe(food_items(p))  # the new (off-topic) photos into the content cache: not part of the timed check
+    t = time.perf_counter(); s = find_suspects(p, extractor=fe); secs = time.perf_counter() - t
+    im = s.images; noisy, offt = set(truth['noisy']), truth['off']
+    flagged_off = list(s.df.file[s.df.kind == 'off_topic'])
+    # label ranking: the off-topic photos are scored by the off-topic metric, so they count neither way here
+    lab_cl = [f for f in s.df.file[s.df.kind == 'label'] if f not in offt]  # cleanlab's issues, ranked by self-confidence
+    lab_sc = list(im[~im.file.isin(offt)].sort_values('self_conf').file)  # plain self-confidence over all photos
+    off_rank = list(im.sort_values('offtopic_z', ascending=False).file)
+    pl, rl = pr_at_k(lab_cl, noisy); ps, rs = pr_at_k(lab_sc, noisy); po, ro = pr_at_k(off_rank, offt)
+    found = im[im.file.isin(noisy) & im.file.isin(lab_cl)]
+    prop_ok = float(np.mean([truth['noisy'][f] == q for f, q in zip(found.file, found.proposed)])) if len(found) else float('nan')
+    acc_noisy = head_accuracy(fe, data, p); before = snapshot(p); accs, restored = {}, True
+    for name, df in fix_variants(s.df, truth).items():
+        log = apply_suspects(p, df); accs[name] = head_accuracy(fe, data, p)
+        if name == 'blind': n_fixes = len(log)
+        undo_clean(p); restored &= snapshot(p) == before
+    return dict(rate=rate, seed=seed, n_noisy=len(noisy), n_off=len(offt), p_label=pl, r_label=rl, cl_flagged=len(lab_cl),
+                r_label_sc=rs, p_off=po, r_off=ro, off_flagged=len(flagged_off), off_flag_hits=len(set(flagged_off) & offt),
+                prop_ok=prop_ok, n_dup=int((s.df.kind == 'duplicate').sum()), r2_label=pr_at_k(lab_cl, noisy, 2 * len(noisy))[1],
+                acc_noisy=acc_noisy, acc_blind=accs['blind'], acc_drop=accs['drop'], acc_reviewed=accs['reviewed'], fixes=n_fixes,
+                restored=restored, seconds=secs, feat_s=s.seconds['features'], check_s=s.seconds['checks'])
+
+def pm(xs, f='.3f'): return f'{np.mean(xs):{f}} ± {np.std(xs):{f}}' if len(xs) > 1 else f'{xs[0]:{f}}'
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', default='../shared/data/food3'); ap.add_argument('--cifar', default='../shared/data/cifar10-jpg.tgz')
     ap.add_argument('--rates', default='0.05,0.10'); ap.add_argument('--n-off', type=int, default=30); ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--seeds', type=int, default=5, help='injection seeds per noise rate (mean ± std)')
+    ap.add_argument('--strong', action='store_true', help='Xception + Lite0 on both mirror views (`foodcam review --strong`)')
     ap.add_argument('--work', default='/tmp/foodcam-suspects-bench'); ap.add_argument('--out', default='bench/results_suspects.md')
     a = ap.parse_args(); data, work = Path(a.data).resolve(), Path(a.work)
-    fe = BackboneFeatures(); rows, lines = [], []
-    off = cifar_photos(Path(a.cifar), work/'cifar', a.n_off, a.seed)
+    fe = strong_features() if a.strong else BackboneFeatures(); lines = []
     clean = link_copy(data, work/'clean')
     t = time.perf_counter(); s0 = find_suspects(clean, extractor=fe); t_clean = time.perf_counter() - t
     acc_clean = head_accuracy(fe, data, clean)
     lines.append(f'clean food3: {len(s0)} suspects {s0.counts()}, {len(s0.pairs)} near-duplicate pairs '
-                 f'({int(s0.pairs.cross_split.sum()) if len(s0.pairs) else 0} across train/valid), {t_clean:.1f} s; head accuracy {acc_clean:.4f}')
-    for rate in [float(r) for r in a.rates.split(',')]:
-        p = link_copy(data, work/f'noise{rate:.2f}'); truth = inject(p, rate, off, a.seed)
-        fe(food_items(p))  # the new (off-topic) photos into the content cache: not part of the timed check
-        t = time.perf_counter(); s = find_suspects(p, extractor=fe); secs = time.perf_counter() - t
-        im = s.images; noisy, offt = set(truth['noisy']), truth['off']
-        flagged_off = list(s.df.file[s.df.kind == 'off_topic'])
-        lab_cl = list(s.df.file[s.df.kind == 'label'])  # cleanlab's issues, ranked by self-confidence, off-topic ones removed
-        lab_sc = list(im[~im.file.isin(flagged_off)].sort_values('self_conf').file)  # plain self-confidence over all photos
-        off_rank = list(im.sort_values('offtopic_z', ascending=False).file)
-        pl, rl = pr_at_k(lab_cl, noisy); ps, rs = pr_at_k(lab_sc, noisy); po, ro = pr_at_k(off_rank, offt)
-        found = im[im.file.isin(noisy) & im.file.isin(lab_cl)]
-        prop_ok = float(np.mean([truth['noisy'][f] == q for f, q in zip(found.file, found.proposed)])) if len(found) else float('nan')
-        acc_noisy = head_accuracy(fe, data, p); before = snapshot(p); accs, restored = {}, True
-        for name, df in fix_variants(s.df, truth).items():
-            log = apply_suspects(p, df); accs[name] = head_accuracy(fe, data, p)
-            if name == 'blind': n_fixes = len(log)
-            undo_clean(p); restored &= snapshot(p) == before
-        rows.append(dict(rate=rate, n_noisy=len(noisy), n_off=len(offt), p_label=pl, r_label=rl, cl_flagged=len(lab_cl),
-                         r_label_sc=rs, p_off=po, r_off=ro, off_flagged=len(flagged_off),
-                         off_flag_hits=len(set(flagged_off) & offt), prop_ok=prop_ok, n_dup=int((s.df.kind == 'duplicate').sum()),
-                         r2_label=pr_at_k(lab_cl, noisy, 2 * len(noisy))[1], acc_clean=acc_clean, acc_noisy=acc_noisy,
-                         acc_blind=accs['blind'], acc_drop=accs['drop'], acc_reviewed=accs['reviewed'], fixes=n_fixes, restored=restored,
-                         seconds=secs, feat_s=s.seconds['features'], check_s=s.seconds['checks']))
-        print(rows[-1], flush=True)
+                 f'({int(s0.pairs.cross_split.sum()) if len(s0.pairs) else 0} across train/valid), {t_clean:.1f} s (features {s0.seconds["features"]:.1f} s); head accuracy {acc_clean:.4f}')
+    rows = []
+    for seed in range(a.seed, a.seed + a.seeds):
+        off = cifar_photos(Path(a.cifar), work/f'cifar{seed}', a.n_off, seed)
+        for rate in [float(r) for r in a.rates.split(',')]:
+            rows.append(measure(data, work, fe, rate, off, seed)); print(rows[-1], flush=True)
+    R = {}
+    for r in rows: R.setdefault(r['rate'], []).append(r)
+    col = lambda rs, k: [r[k] for r in rs]
     hdr = ('| label noise | injected (noisy + off-topic) | label P@k = R@k | R@2k | cleanlab flags | R@k, plain self-confidence | proposed class right '
            '| off-topic P@k = R@k | off-topic flagged (true) | check time, cached features | undo byte-for-byte |')
     tab = [hdr, '|' + '---|' * hdr.count(' |')]
-    for r in rows:
-        tab.append(f"| {r['rate']:.0%} | {r['n_noisy']} + {r['n_off']} | {r['r_label']:.3f} | {r['r2_label']:.3f} | {r['cl_flagged']} | {r['r_label_sc']:.3f} "
-                   f"| {r['prop_ok']:.3f} | {r['r_off']:.3f} | {r['off_flagged']} ({r['off_flag_hits']}) | {r['seconds']:.1f} s | {r['restored']} |")
+    for rate, rs in R.items():
+        tab.append(f"| {rate:.0%} | {rs[0]['n_noisy']} + {rs[0]['n_off']} | **{pm(col(rs, 'r_label'))}** | {pm(col(rs, 'r2_label'))} | {pm(col(rs, 'cl_flagged'), '.0f')} "
+                   f"| {pm(col(rs, 'r_label_sc'))} | {pm(col(rs, 'prop_ok'))} | **{pm(col(rs, 'r_off'))}** | {pm(col(rs, 'off_flagged'), '.0f')} ({pm(col(rs, 'off_flag_hits'), '.0f')}) "
+                   f"| {pm(col(rs, 'seconds'), '.1f')} s | {all(col(rs, 'restored'))} |")
     hdr2 = '| label noise | clean | noisy | fixes applied blindly (relabel) | blindly, label suspects quarantined | after a simulated review |'
     tab += ['', 'Accuracy on the clean validation photos of a linear head retrained on the training photos:', '', hdr2, '|' + '---|' * hdr2.count(' |')]
-    for r in rows:
-        tab.append(f"| {r['rate']:.0%} | {r['acc_clean']:.4f} | {r['acc_noisy']:.4f} | {r['acc_blind']:.4f} | {r['acc_drop']:.4f} | {r['acc_reviewed']:.4f} |")
-    txt = '\n'.join(['# Suspect photos on food3 (issue 19)', '', f'`FOODCAM_OFFLINE=1 python bench/suspects.py` (load average at start {os.getloadavg()[0]:.1f})', '',
-                     *tab, '', *lines, ''])
+    for rate, rs in R.items():
+        tab.append(f"| {rate:.0%} | {acc_clean:.4f} | {pm(col(rs, 'acc_noisy'), '.4f')} | {pm(col(rs, 'acc_blind'), '.4f')} | {pm(col(rs, 'acc_drop'), '.4f')} | {pm(col(rs, 'acc_reviewed'), '.4f')} |")
+    cmd = 'FOODCAM_OFFLINE=1 python bench/suspects.py' + (' --strong' if a.strong else '') + (f' --seeds {a.seeds}' if a.seeds != 5 else '')
+    txt = '\n'.join([f'## {"Xception + Lite0, both mirror views (--strong)" if a.strong else "Xception (the frozen stage features, the default)"}', '',
+                     f'`{cmd}` (load average at start {os.getloadavg()[0]:.1f}; {a.seeds} injection seeds, mean ± std)', '', *tab, '', *lines, ''])
     Path(a.out).write_text(txt); print(txt)
 
 if __name__ == '__main__': main()

@@ -17,7 +17,7 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from .core import set_seed, autocast
 from .data import food_dls
-from .transfer import transfer_learner, features_learner, features_dls, finetune_lrs, torch_threads, extract_features
+from .transfer import transfer_learner, features_learner, features_dls, finetune_lrs, torch_threads, extract_features, cached_features, Mirrored
 from .experiments import fastai_learner, FreezeBNParams, effnet_arch
 
 # %% auto 0
@@ -269,11 +269,6 @@ def plot_budget(points: pd.DataFrame, # from `run_budget`
     return fig
 
 # %% ../nbs/18_budget.ipynb 28
-class _Flipped:
-    "A view of an image DataLoader with every batch mirrored left-right"
-    def __init__(self, dl): self.dl, self.device = dl, dl.device
-    def __iter__(self): return ((xb.flip(-1), yb) for xb, yb in self.dl)
-
 def extraction_cost(learn, # a transfer learner
                     items, # photos to extract (a sample of them is)
                     flip: bool=False, # mirrored
@@ -283,7 +278,7 @@ def extraction_cost(learn, # a transfer learner
     "Seconds (CPU by default) per photo of one forward pass of `learn`'s body, measured on `sample` of `items`"
     extract_features(learn, learn.dls.test_dl(list(items)[:2], with_labels=True))  # warm-up, not timed
     dl = learn.dls.test_dl(list(items)[:sample], with_labels=True); now = _clock(clock)
-    t0 = now(); extract_features(learn, _Flipped(dl) if flip else dl)
+    t0 = now(); extract_features(learn, Mirrored(dl) if flip else dl)
     return (now() - t0) / min(sample, len(items))
 
 def head_logits(xt, yt, # training features (N, C, 1, 1) and labels
@@ -310,13 +305,14 @@ def body_features(data, # dataset folder
                   size: int=256, bs: int=32, split_seed: int=42, # as `food_dls`
                   **kwargs, # passed to `transfer_learner` (weights, pretrained)
                  ) -> dict:
-    "Cached pooled features of one body: plain and augmented training passes, validation and mirrored validation, and the cost per photo"
+    "Cached pooled features of one body: plain, augmented and mirrored training passes, validation and mirrored validation, and the cost per photo"
     dls = food_dls(data, size=size, bs=bs, seed=split_seed)
     learn = transfer_learner(dls, arch, **kwargs)
     fd = features_dls(learn, k_aug=k_aug)
     n, x = len(dls.train.items), fd.train.dataset.x
+    mirrored = cached_features(learn, Mirrored(dls.test_dl(dls.train.items, with_labels=True)), 'mirror')[0]  # validation transforms, mirrored
     return dict(learn=learn, items=list(dls.train.items), y=fd.train.dataset.y[:n], plain=x[:n], aug=[x[n * (i + 1):n * (i + 2)] for i in range(k_aug)],
-                valid=fd.valid.dataset.x, yv=fd.valid.dataset.y, flip=extract_features(learn, _Flipped(dls.valid))[0],
+                mirror=mirrored, valid=fd.valid.dataset.x, yv=fd.valid.dataset.y, flip=cached_features(learn, Mirrored(dls.valid), 'valid_mirror')[0],
                 per_photo=extraction_cost(learn, dls.train.items), n_valid=len(fd.valid.dataset))
 
 def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
@@ -329,19 +325,20 @@ def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
     names = list(feats); f0 = feats[names[0]]
     idx = per_class_sample([Path(o).parent.name for o in f0['items']], n_per_class, sample_seed)
     n, nv, c = len(idx), f0['n_valid'], int(f0['y'].max()) + 1
-    def xt(fs, aug=False): return torch.cat([torch.cat([f['plain'][idx]] + ([a[idx] for a in f['aug']] if aug else []), 0) for f in fs], 1)
-    def yt(f, aug=False): return f['y'][idx].repeat(1 + (len(f['aug']) if aug else 0))
-    def cost(fs, aug=False, tta=False): return sum(f['per_photo'] * (n * (1 + (len(f['aug']) if aug else 0)) + nv * (2 if tta else 1)) for f in fs)
+    def views(f, aug): return [f['plain']] + (f['aug'] if aug == 'k_aug' else [f['mirror']] if aug == 'mirror' else [])
+    def xt(fs, aug=None): return torch.cat([torch.cat([v[idx] for v in views(f, aug)], 0) for f in fs], 1)
+    def yt(f, aug=None): return f['y'][idx].repeat(len(views(f, aug)))
+    def cost(fs, aug=None, tta=False): return sum(f['per_photo'] * (n * len(views(f, aug)) + nv * (2 if tta else 1)) for f in fs)
     both = [feats[k] for k in names]
-    methods = {names[0]: ([f0], False, False), f'{names[0]} + k_aug={len(f0["aug"])}': ([f0], True, False), f'{names[0]} + TTA (mirror)': ([f0], False, True)}
-    for k in names[1:]: methods[k] = ([feats[k]], False, False)
+    methods = {names[0]: ([f0], None, False), f'{names[0]} + k_aug={len(f0["aug"])}': ([f0], 'k_aug', False),
+               f'{names[0]} + TTA (mirror)': ([f0], None, True), f'{names[0]} + mirror (train and TTA)': ([f0], 'mirror', True)}
+    for k in names[1:]: methods[k] = ([feats[k]], None, False)
     if len(names) > 1:
         cat = ' ⊕ '.join(names)
-        methods.update({cat: (both, False, False), f'{cat} + TTA (mirror)': (both, False, True)})
+        methods.update({cat: (both, None, False), f'{cat} + TTA (mirror)': (both, None, True), f'{cat} + mirror (train and TTA)': (both, 'mirror', True)})
     rows = []
     for m, (fs, aug, tta) in methods.items():
-        if aug and not fs[0]['aug']: continue
-        if aug and len(fs) > 1: continue
+        if aug == 'k_aug' and (not fs[0]['aug'] or len(fs) > 1): continue
         xs = xt(fs, aug); ys = yt(fs[0], aug)
         xvs = [torch.cat([f['valid'] for f in fs], 1)] + ([torch.cat([f['flip'] for f in fs], 1)] if tta else [])
         accs, secs = [], []

@@ -11,7 +11,8 @@ import foodcam
 
 # %% auto 0
 __all__ = ['COMMANDS', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes', 'scrape_cmd', 'clean_cmd',
-           'review_cmd', 'train_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
+           'review_cmd', 'train_cmd', 'parse_csv', 'per_class', 'budget_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd',
+           'predict_cmd', 'export_cmd', 'app_cmd']
 
 # %% ../nbs/12_cli.ipynb 5
 COMMANDS = {}
@@ -116,14 +117,15 @@ def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
                top: Param('suspects to show (and to apply with --apply)', int)=30,
                weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
                arch: Param('timm backbone', str)='legacy_xception',
+               strong: Param('stronger features: Xception + EfficientNet-Lite0, each on the photo and its mirror image (finds more; ~1.7x the extraction, once)', store_true)=False,
                out: Param('folder for suspects.csv and suspects.png (default runs/<dataset name>)', str)=None):
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset; --apply fixes them (undoably)"
-    from foodcam.suspects import find_suspects, apply_suspects
+    from foodcam.suspects import find_suspects, apply_suspects, strong_features
     from foodcam.pipeline import default_run
     p = Path(dataset)
     if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
-    s = find_suspects(p, arch=arch, weights=weights)
+    s = find_suspects(p, strong_features(weights) if strong else None, arch=arch, weights=weights)
     print(s.summary(top)); print(f'table: {s.save(out or default_run(p))[0]}')
     if apply: apply_suspects(p, s, top=top)
 
@@ -162,6 +164,42 @@ def _recipes(dataset, recipe, run, seeds, quick, seed):
     print(df.to_string()); print(f'table: {out/"experiments.csv"}')
 
 # %% ../nbs/12_cli.ipynb 19
+def parse_csv(s: str, # comma-separated values, e.g. 'all,50'
+              conv=str, # converts one value
+              opt: str='', # the option, for the error message
+             ) -> list:
+    "`'all, 50'` -> `[conv('all'), conv('50')]`; a value `conv` cannot convert is a `UserError` naming `opt`"
+    try: return [conv(v.strip()) for v in s.split(',') if v.strip()]
+    except ValueError as e: raise UserError(f'{opt} {s!r}: {e}') from None
+
+def per_class(v: str) -> int|None:
+    "A data budget of `foodcam budget --n`: 'all' or a number of photos per class"
+    if v == 'all': return None
+    if not v.isdigit() or int(v) < 1: raise ValueError(f"{v!r} is neither 'all' nor a number of photos per class")
+    return int(v)
+
+# %% ../nbs/12_cli.ipynb 21
+@command('budget')
+@call_parse
+def budget_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
+               run: Param('run folder (default runs/<dataset name>)', str)=None,
+               recipes: Param('recipes to compare, comma-separated: lab, effnet, fastai', str)='lab,effnet,fastai',
+               n: Param('data budgets, comma-separated: photos per class or all (e.g. all,50)', str)='all',
+               budget: Param('CPU seconds per run', float)=300,
+               seeds: Param('runs per recipe and data budget (mean +- std in budget.csv)', int)=1,
+               eval_at: Param('CPU seconds with a validation point on the way, comma-separated', str)='60,120',
+               frontier: Param('also frontier.csv: a head on cached Xception + EfficientNet-Lite0 features, with augmented passes and mirror TTA', store_true)=False,
+               cifar: Param('CIFAR model .pth: also transferability.csv/png, its body cut at each depth at 32px', str)=None,
+               weights: Param('Xception weights file (.keras/.h5, .pth/.safetensors) of lab, fastai and the frontier; "random" for none', str)=None,
+               threads: Param('torch threads (the CPU clock counts every one)', int)=1):
+    "Compare recipes at equal CPU budgets (not equal epochs) into a run folder: budget.csv and budget.png (--frontier, --cifar: more tables)"
+    from foodcam.pipeline import budget_run
+    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+    files = budget_run(dataset, run, recipes=parse_csv(recipes, opt='--recipes'), n_per_class=parse_csv(n, per_class, '--n'), seconds=budget,
+                       eval_at=parse_csv(eval_at, float, '--eval_at'), seeds=seeds, frontier=frontier, cifar=cifar, weights=weights, threads=threads)
+    for f in files: print(f)
+
+# %% ../nbs/12_cli.ipynb 22
 @command('explain')
 @call_parse
 def explain_cmd(run: Param('run folder written by foodcam train', str),
@@ -171,7 +209,7 @@ def explain_cmd(run: Param('run folder written by foodcam train', str),
     from foodcam.pipeline import explain_run
     for f in explain_run(run, track, n_faith=n_faith): print(f)
 
-# %% ../nbs/12_cli.ipynb 20
+# %% ../nbs/12_cli.ipynb 23
 @command('report')
 @call_parse
 def report_cmd(runs: Param('run folders', str, nargs='+'),
@@ -180,7 +218,7 @@ def report_cmd(runs: Param('run folders', str, nargs='+'),
     from foodcam.pipeline import report_runs
     print(report_runs(runs, out))
 
-# %% ../nbs/12_cli.ipynb 21
+# %% ../nbs/12_cli.ipynb 24
 @command('demo')
 @call_parse
 def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default classes (needs internet)', str)=None,
@@ -197,7 +235,7 @@ def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default
     if ood and not Path(ood).is_dir(): raise UserError(f'no folder {ood}: --ood takes a folder of photos of none of the classes')
     demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size, ood=ood)
 
-# %% ../nbs/12_cli.ipynb 23
+# %% ../nbs/12_cli.ipynb 26
 @command('predict')
 @call_parse
 def predict_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),
@@ -225,7 +263,7 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
     return 0 if ok else 1
 
 
-# %% ../nbs/12_cli.ipynb 24
+# %% ../nbs/12_cli.ipynb 27
 @command('export')
 @call_parse
 def export_cmd(run: Param('run folder written by foodcam train', str),
@@ -238,7 +276,7 @@ def export_cmd(run: Param('run folder written by foodcam train', str),
     for f in export_classifier(run, out, track, onnx=onnx): print(f)
 
 
-# %% ../nbs/12_cli.ipynb 25
+# %% ../nbs/12_cli.ipynb 28
 @command('app')
 @call_parse
 def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),

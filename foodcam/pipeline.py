@@ -8,26 +8,30 @@ import json, os, csv, io, time, datetime, importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 from collections import Counter
-import numpy as np, matplotlib.pyplot as plt
+import numpy as np, pandas as pd, matplotlib.pyplot as plt
 from fastai.torch_core import rank_distrib, distrib_barrier
 from .core import set_seed, data_dir, cache_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES
-from .train import record_run, write_json
+from .train import record_run, write_json, read_meta
 from .data import food_dls, food_items, verify_items, exclusion_summary
 from .scrape import scrape, clean
 from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy
-from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage
+from .cifar import cifar_net, cifar_arch_args, body_channels, cut_transfer, plot_cut_transfer
+from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage, torch_threads
 from .cam import CAMInterpretation, plot_activations
 from .explain import faithfulness, default_methods
 from .experiments import sample_epochs
+from .budget import BUDGET_RECIPES, run_budget, budget_table, plot_budget, body_features, frontier
 from .suspects import find_suspects
 from .openset import learner_outputs, compare_openset, image_files
 from .predict import run_learner, fit_run_unknown, split_outputs, load_run, write_table, cam_overlay
 from .report import build_report
 
 # %% auto 0
-__all__ = ['TRACK_FNS', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'log_stage', 'write_excluded', 'prepare_run', 'RunLocked',
-           'run_lock', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint', 'track_cifar32',
-           'train_track', 'explain_run', 'plot_unknown', 'check_unknown', 'report_runs', 'demo']
+__all__ = ['TRACK_FNS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'log_stage',
+           'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen', 'track_finetune',
+           'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'explain_run', 'plot_unknown',
+           'check_unknown', 'budget_plan', 'budget_ladder', 'budget_points', 'frontier_table', 'transferability',
+           'budget_run', 'report_runs', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
 def check_dataset(data) -> dict:
@@ -300,6 +304,124 @@ def check_unknown(run, # run folder with a finished track
     return info
 
 # %% ../nbs/09_pipeline.ipynb 28
+FRONTIER_BODIES = {'xception': 'legacy_xception', 'lite0': 'tf_efficientnet_lite0'}  # name in frontier.csv -> timm body; the first is the baseline
+
+BUDGET_PLAN = {  # photos per class (None: all) -> planned epochs of each recipe: about what one thread trains in 5 CPU-minutes
+    25: dict(lab=dict(ft_epochs=5), effnet=dict(epochs=(6, 3)), fastai=dict(epochs=(1, 4))),
+    50: dict(lab=dict(ft_epochs=3), effnet=dict(epochs=(4, 2)), fastai=dict(epochs=(1, 2))),
+    100: dict(lab=dict(ft_epochs=2), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1))),
+    None: dict(lab=dict(ft_epochs=1), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1)))}
+
+def budget_plan(n: int|None, # training photos per class; all if None
+               ) -> dict:
+    "Recipe -> planned epochs for `n` photos per class: the plan of the next data budget up in `BUDGET_PLAN`"
+    return BUDGET_PLAN[next((k for k in BUDGET_PLAN if k is not None and n is not None and n <= k), None)]
+
+def budget_ladder(seconds: float, # the budget of each run
+                 ) -> list:
+    "The budgets `budget.csv` has a column for: 1, 2, 5, 10 ... CPU-minutes below `seconds`, then `seconds`"
+    return [b for b in (60, 120, 300, 600, 1200, 1800, 3600) if b < seconds] + [seconds]
+
+def _budget_weights(weights, xception: bool) -> dict:
+    "Body arguments from `weights`: a file is an Xception's, for Xception bodies only; 'random' (no pretraining) is for every body"
+    if weights is None: return {}
+    if str(weights) == 'random': return dict(pretrained=False)
+    return dict(weights=weights) if xception else {}
+
+# %% ../nbs/09_pipeline.ipynb 31
+def budget_points(data, # dataset folder
+                  recipes=('lab', 'effnet', 'fastai'), # names in `foodcam.budget.BUDGET_RECIPES`
+                  n_per_class=(None,), # data budgets: training photos per class, None for all
+                  weights=None, # Xception weights file; 'random' for no pretraining
+                  recipe_kw: dict|None=None, # per-recipe arguments over `budget_plan`'s, e.g. {'lab': {'head_epochs': 10}}
+                  **kwargs, # passed to `run_budget` (seconds, eval_at, seeds, seed, size, bs, log)
+                 ) -> pd.DataFrame:
+    "`run_budget` at each data budget with `budget_plan`'s epochs; the points of all runs"
+    def kw(n, r): return {**budget_plan(n)[r], **_budget_weights(weights, r in ('lab', 'fastai')), **(recipe_kw or {}).get(r, {})}
+    return pd.concat([run_budget(data, recipes, n_per_class=n, recipe_kw={r: kw(n, r) for r in recipes}, **kwargs) for n in n_per_class],
+                     ignore_index=True)
+
+def frontier_table(data, # dataset folder
+                   n_per_class=(None,), # data budgets: training photos per class, None for all
+                   bodies: dict|None=None, # name -> timm body; `FRONTIER_BODIES` if None (the first is the baseline)
+                   weights=None, # Xception weights file (the first body's); 'random' for no pretraining
+                   k_aug: int=1, # augmented feature passes of the first body
+                   seeds: int=3, # head seeds
+                   epochs: int=20, # head epochs
+                   **kwargs, # passed to `body_features` (size, bs, split_seed)
+                  ) -> pd.DataFrame:
+    "`foodcam.budget.frontier` at each data budget, on the cached features of `bodies`"
+    fs = {k: body_features(data, a, k_aug=0 if i else k_aug, **_budget_weights(weights, i == 0), **kwargs)
+          for i, (k, a) in enumerate((bodies or FRONTIER_BODIES).items())}
+    return pd.concat([frontier(fs, n, seeds=seeds, epochs=epochs) for n in n_per_class], ignore_index=True)
+
+def transferability(data, # dataset folder
+                    cifar, # a CIFAR model .pth (`foodcam.cifar.save_cifar`)
+                    epochs: int=10, # epochs of every row
+                    bs: int=64, # batch size
+                    seed: int=42, # split and training seed
+                   ) -> tuple:
+    "`cut_transfer` on `data` at 32px, and the same network from scratch as a last row 'scratch': (table, figure)"
+    def dls(): return food_dls(data, size=32, bs=bs, seed=seed)
+    set_seed(seed); ct = cut_transfer(dls(), cifar, epochs=epochs)
+    meta, sd = read_meta(cifar), dls()
+    set_seed(seed); sc = cifar_learner(sd, cifar_net(len(sd.vocab), **cifar_arch_args(meta['arch'])), aug=False)
+    with sc.no_bar(), sc.no_logging(): sc.fit(epochs)
+    c = sc.curves
+    fig = plot_cut_transfer(ct, scratch=c[-1]['valid_acc'], title=f"{Path(data).name} at 32px, CIFAR model {meta['arch']} ({meta.get('epochs', '?')} epochs)")
+    ct.loc[len(ct)] = dict(cut='scratch', channels=body_channels(sc.model[0]), valid_acc=c[-1]['valid_acc'], valid_loss=c[-1]['valid_loss'],
+                           best_valid_acc=max(r['valid_acc'] for r in c), seconds=sum(r['seconds'] for r in c))
+    return ct, fig
+
+# %% ../nbs/09_pipeline.ipynb 33
+def _save_csv(df, fname): return atomic_write(fname, df.to_csv(index=False))
+
+def _save_png(fig, fname):
+    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=100)
+    plt.close(fig); return Path(fname)
+
+def budget_run(data, # dataset folder: one sub-folder of images per class
+               run=None, # run folder; `default_run(data)` if None
+               recipes=('lab', 'effnet', 'fastai'), # names in `foodcam.budget.BUDGET_RECIPES`
+               n_per_class=(None,), # data budgets: training photos per class, None for all
+               seconds: float=300, # CPU seconds of each run
+               eval_at=(60, 120), # budget seconds with a validation point on the way
+               seeds: int=1, # runs per recipe and data budget
+               frontier: bool=False, # also `frontier_table` into `frontier.csv`
+               cifar=None, # a CIFAR model .pth: also `transferability` into `transferability.csv` and `.png`
+               weights=None, # Xception weights file (lab, fastai, the frontier's baseline); 'random': no pretraining for any body
+               threads: int=1, # torch threads during the run (the CPU clock counts every one)
+               seed: int=42, # split seed and first training seed
+               size: int=256, # image side of the recipes and the frontier
+               bs: int=32, # batch size (made smaller for a tiny dataset)
+               recipe_kw: dict|None=None, # see `budget_points`
+               frontier_kw: dict|None=None, # passed to `frontier_table` (bodies, k_aug, seeds, epochs)
+               cifar_epochs: int=10, # epochs of each transferability row
+               log=print, # progress lines; None for silence
+              ) -> list:
+    "Recipes at equal CPU budgets into the run folder: `budget_points.csv`, `budget.csv`, `budget.png` (and the frontier and transferability); the files written"
+    recipes, n_per_class = [recipes] if isinstance(recipes, str) else list(recipes), list(n_per_class) or [None]
+    bad = [r for r in recipes if r not in BUDGET_RECIPES]
+    if bad or not recipes: raise ValueError(f'{"unknown recipe(s) " + ", ".join(bad) if bad else "no recipe given"}: choose from {", ".join(BUDGET_RECIPES)}')
+    if cifar is not None and not Path(cifar).is_file(): raise FileNotFoundError(f'no CIFAR model at {cifar}: pass a .pth saved by foodcam.cifar (python bench/cifar.py)')
+    tv = time.perf_counter(); check_dataset(data); tv = time.perf_counter() - tv  # a dataset that cannot be trained on fails before the run folder is touched
+    with run_lock(run or default_run(data)) as run, torch_threads(threads):
+        run = prepare_run(data, run, seed, verify_seconds=tv); t0 = time.perf_counter(); bs = _fit_bs(data, bs)
+        pts = budget_points(data, recipes, n_per_class, weights, recipe_kw, seconds=seconds, eval_at=eval_at, seeds=seeds, seed=seed,
+                            size=size, bs=bs, split_seed=seed, log=log)
+        t = budget_table(pts, budget_ladder(seconds))
+        files = [_save_csv(pts, run/'budget_points.csv'), _save_csv(t, run/'budget.csv'), _save_png(plot_budget(pts), run/'budget.png')]
+        if log: log(t.to_string(index=False))
+        if frontier:
+            ft = frontier_table(data, n_per_class, weights=weights, size=size, bs=bs, split_seed=seed, **(frontier_kw or {}))
+            files.append(_save_csv(ft, run/'frontier.csv'))
+        if cifar is not None:
+            ct, fig = transferability(data, cifar, cifar_epochs, _fit_bs(data, 64), seed)
+            files += [_save_csv(ct, run/'transferability.csv'), _save_png(fig, run/'transferability.png')]
+        log_stage(run, 'budget', time.perf_counter() - t0)
+    return files
+
+# %% ../nbs/09_pipeline.ipynb 38
 def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
@@ -313,7 +435,7 @@ def report_runs(runs: list, # run folders
     log_stage(runs[0], 'report', time.perf_counter() - t0)
     return rep
 
-# %% ../nbs/09_pipeline.ipynb 30
+# %% ../nbs/09_pipeline.ipynb 40
 DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
     'bibimbap': ['bibimbap', 'bibimbap bowl', 'korean bibimbap'],
     'green curry': ['thai green curry', 'green curry chicken', 'green curry dish'],
@@ -323,7 +445,7 @@ def _cifar_available(cifar) -> bool:
     "Is there a CIFAR model or CIFAR data for the cifar32 track?"
     return cifar is not None or any(cache_dir('models').glob('cifar10_*.pth'))
 
-# %% ../nbs/09_pipeline.ipynb 31
+# %% ../nbs/09_pipeline.ipynb 41
 def _demo_unknown(run, tracks, ood):
     "The unknown detector of the last 256px track, and its measurement on `ood` if given"
     if not tracks or not _finished(run, tracks[-1]): return

@@ -12,7 +12,7 @@ from .core import atomic_write, TRACKS
 
 # %% auto 0
 __all__ = ['EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'SUSPECT_KINDS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'suspects_html',
-           'unknown_html', 'build_report', 'find_chromium', 'browser_check']
+           'unknown_html', 'budgets_html', 'build_report', 'find_chromium', 'browser_check']
 
 # %% ../nbs/11_report.ipynb 5
 EXPLAIN_FIGS = { # file in <run>/explain -> (section id, caption)
@@ -26,7 +26,8 @@ EXPLAIN_FIGS = { # file in <run>/explain -> (section id, caption)
 SECTIONS = {'dataset': 'Dataset', 'suspects': 'Suspect photos', 'curves': 'Training curves', 'comparison': 'Comparison of the tracks',
             'cam-correct': 'What the network looks at', 'wrong': 'Wrong predictions and top losses',
             'confusion': 'Confusion matrix', 'faithfulness': 'Which explanation is faithful?',
-            'unknown': 'Unknown photos (none of these)', 'experiments': 'Experiment table'}
+            'unknown': 'Unknown photos (none of these)', 'experiments': 'Experiment table',
+            'budgets': 'Equal budgets and the frontier'}
 
 # %% ../nbs/11_report.ipynb 6
 def img_tag(fname, # PNG/JPEG file to embed
@@ -77,7 +78,12 @@ def run_parts(run) -> dict:
                 detector=sorted(f.name for f in run.glob('*_unknown.safetensors')),
                 unknown=read_csv(run/'unknown.csv') if (run/'unknown.csv').exists() else [],
                 unknown_info=json.loads((run/'unknown.json').read_text()) if (run/'unknown.json').exists() else {},
-                unknown_fig=run/'unknown.png' if (run/'unknown.png').exists() else None)
+                unknown_fig=run/'unknown.png' if (run/'unknown.png').exists() else None,
+                budget=read_csv(run/'budget.csv') if (run/'budget.csv').exists() else [],  # `foodcam budget`
+                budget_fig=run/'budget.png' if (run/'budget.png').exists() else None,
+                frontier=read_csv(run/'frontier.csv') if (run/'frontier.csv').exists() else [],
+                transfer=read_csv(run/'transferability.csv') if (run/'transferability.csv').exists() else [],
+                transfer_fig=run/'transferability.png' if (run/'transferability.png').exists() else None)
 
 # %% ../nbs/11_report.ipynb 8
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -130,7 +136,23 @@ def unknown_html(p: dict, # `run_parts` of one run
     if p['unknown_fig']: out += img_tag(p['unknown_fig'], f'{name}: some of these photos with the predicted class, the unknown flag and the CAM')
     return out
 
-# %% ../nbs/11_report.ipynb 11
+# %% ../nbs/11_report.ipynb 12
+def budgets_html(p: dict, # `run_parts` of one run
+                ) -> str:
+    "The equal-budget figure and table, the frontier table with how to read it, the transferability figure and table; '' if the run has none"
+    name, out = p['run'].name, []
+    if p['budget_fig']: out.append(img_tag(p['budget_fig'], f'{name}: validation accuracy against CPU time, one panel per data budget (x: end of the frozen stage)'))
+    if p['budget']: out.append('<p>Validation accuracy each recipe had reached at each CPU budget (mean ± std over seeds); '
+                               '<code>frozen_end</code>: the frozen head\'s accuracy, and when it was reached.</p>' + table_html(p['budget']))
+    if p['frontier']: out.append('<p>The frontier: each row is one way to spend more CPU on a head over cached features, with its validation accuracy '
+                                 '(mean ± std over head seeds) and its cost, <code>cpu_s</code> (the forward passes it needs plus the head\'s training) and '
+                                 '<code>extra_s</code>, the CPU seconds it adds to the first row: a row is worth it if its gain in accuracy is worth its extra seconds.</p>'
+                                 + table_html(p['frontier']))
+    if p['transfer_fig']: out.append(img_tag(p['transfer_fig'], f'{name}: a CIFAR model\'s body cut after each conv group as frozen features at 32px, the whole body fine-tuned, and the same network from scratch'))
+    if p['transfer']: out.append('<p>Transferability by depth (<code>cut</code>: conv groups of the CIFAR body kept; <code>scratch</code>: no transfer at all):</p>' + table_html(p['transfer']))
+    return f'<h3>{html.escape(name)}</h3>' + '\n'.join(out) if out else ''
+
+# %% ../nbs/11_report.ipynb 13
 def build_report(runs: list, # run folders (written by `foodcam train` / `foodcam explain`)
                  fname=None, # output HTML (default: <first run>/report.html)
                  title: str='foodcam report', # page title
@@ -157,11 +179,12 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
         if p['experiments']: S['experiments'].append(table_html(p['experiments']))
         if h := suspects_html(p): S['suspects'].append(h)
         if h := unknown_html(p): S['unknown'].append(h)
+        if h := budgets_html(p): S['budgets'].append(h)
     body = []
     for sid in SECTIONS:
         if sid == 'comparison': content = table_html(S[sid]) if S[sid] else _missing('trained model', 'foodcam train DATASET --track ...')
         elif sid == 'dataset': content = '\n'.join(S[sid]) or '<p class="missing">No dataset summary in these runs.</p>'
-        elif sid == 'experiments':
+        elif sid in ('experiments', 'budgets'):  # optional studies: no section, no notice, when no run has one
             if not S[sid]: continue
             content = '\n'.join(S[sid])
         elif sid == 'suspects': content = '\n'.join(S[sid]) or _missing('suspect-photo check', 'foodcam review DATASET --out RUN')
@@ -175,7 +198,7 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
             + '\n'.join(body) + '</body></html>')
     return atomic_write(fname, page)
 
-# %% ../nbs/11_report.ipynb 21
+# %% ../nbs/11_report.ipynb 25
 def find_chromium() -> str|None:
     "Path of a Chromium/Chrome binary, or None"
     import shutil

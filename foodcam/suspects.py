@@ -12,12 +12,12 @@ from fastcore.basics import store_attr, patch
 from .core import cache_dir, atomic_path
 from .data import food_items, food_splitter, food_dls, load_rgb
 from .scrape import quarantine, move_file, append_log, union_groups
-from .transfer import load_body, weights_id, body_learner, features_dls, extract_features
+from .transfer import load_body, weights_id, body_learner, features_dls, extract_features, Mirrored
 
 # %% auto 0
 __all__ = ['OFFTOPIC', 'KINDS', 'REASONS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
-           'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects',
-           'apply_suspects', 'SuspectReviewer']
+           'ConcatFeatures', 'strong_features', 'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z',
+           'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects', 'SuspectReviewer']
 
 # %% ../nbs/16_suspects.ipynb 6
 def file_sha1(f, # a file
@@ -44,6 +44,7 @@ class BackboneFeatures:
                  bs: int=32, # batch size of the extraction
                  seed: int=42, # split seed of the DataLoaders (the path cache of the frozen stage is keyed by it)
                  cache: bool=True, # read/write `cache_dir('features')`
+                 mirror: bool=False, # average each photo's features with its mirror image's (a second forward pass)
                 ):
         store_attr(); self.body = None
 
@@ -52,7 +53,7 @@ class BackboneFeatures:
         if self.body is None:
             rnd = str(self.weights) == 'random'
             self.body = load_body(self.arch, None if rnd else self.weights, not rnd, True)
-            self.id = f'{self.arch}-{weights_id(self.body)}-{self.size}'
+            self.id = f'{self.arch}-{weights_id(self.body)}-{self.size}' + ('-mirror' if self.mirror else '')
         return self
 
     @property
@@ -85,7 +86,10 @@ class BackboneFeatures:
         learn = body_learner(dls, self.body, self.arch)
         items = [Path(f).resolve() for f in (*dls.train.items, *dls.valid.items)]
         want = [f.resolve() for f in files]
-        if set(want) >= set(items):  # the whole dataset: the same passes as the frozen stage, so its path cache answers
+        if self.mirror:  # both views of every photo, averaged
+            dl = dls.test_dl(files, with_labels=True)
+            x, items = (extract_features(learn, dl)[0] + extract_features(learn, Mirrored(dl))[0]) / 2, want
+        elif set(want) >= set(items):  # the whole dataset: the same passes as the frozen stage, so its path cache answers
             fd = features_dls(learn, shuffle=False, cache=self.cache)
             x = torch.cat([fd.train.dataset.x, fd.valid.dataset.x])
         else: x, items = extract_features(learn, dls.test_dl(files, with_labels=True))[0], want
@@ -125,6 +129,19 @@ def oof_probs(x: np.ndarray, # N x C features
     return p
 
 # %% ../nbs/16_suspects.ipynb 12
+class ConcatFeatures:
+    "Extractor: the features of several extractors side by side, each L2-normalised so that no body outweighs the other by its scale"
+    def __init__(self, *extractors): self.extractors = extractors
+    def __call__(self, files) -> np.ndarray: return np.concatenate([l2norm(e(files)) for e in self.extractors], 1)
+
+def strong_features(weights=None, # Xception weights file; found (or fetched) if None
+                    **kwargs, # passed to both `BackboneFeatures`
+                   ) -> ConcatFeatures:
+    "Xception and EfficientNet-Lite0, each on the photo and its mirror image: the stronger (and ~1.7x costlier) features of `foodcam review --strong`"
+    return ConcatFeatures(BackboneFeatures('legacy_xception', weights, mirror=True, **kwargs),
+                          BackboneFeatures('tf_efficientnet_lite0', mirror=True, **kwargs))
+
+# %% ../nbs/16_suspects.ipynb 15
 def oof_mahalanobis(x: np.ndarray, # N x C features
                     y: np.ndarray, # N integer labels
                     k: int=5, # folds
@@ -174,7 +191,7 @@ def robust_z(s: np.ndarray) -> np.ndarray:
     med = np.median(s); mad = 1.4826 * np.median(np.abs(s - med))
     return (s - med) / max(mad, 1e-12)
 
-# %% ../nbs/16_suspects.ipynb 14
+# %% ../nbs/16_suspects.ipynb 17
 def near_duplicates(x: np.ndarray, # N x C features
                     thresh: float=0.95, # cosine similarity from which two images are near duplicates
                     chunk: int=2048, # rows per block of the similarity matrix
@@ -187,7 +204,7 @@ def near_duplicates(x: np.ndarray, # N x C features
             if j > s + i: out.append((s + int(i), int(j), float(sim[i, j])))
     return out
 
-# %% ../nbs/16_suspects.ipynb 17
+# %% ../nbs/16_suspects.ipynb 20
 KINDS = ('off_topic', 'label', 'duplicate')  # review order within a rank: quarantine, relabel, drop
 REASONS = {'off_topic': 'off_topic', 'label': 'mislabelled', 'duplicate': 'near_duplicate'}  # `_quarantine/<reason>/` of a quarantined suspect
 
@@ -215,7 +232,7 @@ def _describe(r):
     if r.action == 'quarantine': return 'quarantine: off-topic'
     return f'drop: near duplicate of {r.other}'
 
-# %% ../nbs/16_suspects.ipynb 18
+# %% ../nbs/16_suspects.ipynb 21
 def _review_order(df):
     "Interleave the kinds by their rank, so the first rows show the worst of each kind"
     if not len(df): return df
@@ -263,7 +280,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
     df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other']))
     return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1))
 
-# %% ../nbs/16_suspects.ipynb 22
+# %% ../nbs/16_suspects.ipynb 25
 def _caption(r):
     if r.action == 'relabel': return f'{r.label} -> {r.proposed}'
     if r.action == 'quarantine': return f'off-topic ({r.label})'
@@ -298,7 +315,7 @@ def save(self: Suspects, folder, # e.g. the run folder: the report shows what it
     if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
     return out
 
-# %% ../nbs/16_suspects.ipynb 25
+# %% ../nbs/16_suspects.ipynb 28
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`
                    top: int|None=None, # only the first `top` rows (in review order)
@@ -322,7 +339,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
     print(f'applied {len(log)} fixes {c}; `undo_clean` (or `foodcam clean --undo`) restores them' if log else 'nothing to apply')
     return log
 
-# %% ../nbs/16_suspects.ipynb 29
+# %% ../nbs/16_suspects.ipynb 32
 def _thumb(f, side):
     import io
     im = load_rgb(f, draft=side); im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()

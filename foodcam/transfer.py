@@ -29,8 +29,8 @@ from .weights import load_backbone_weights, create_backbone, keras_mode
 # %% auto 0
 __all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads', 'TorchThreads', 'load_body',
            'body_learner', 'transfer_learner', 'weights_id', 'features_key', 'extract_features', 'cached_features',
-           'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage',
-           'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
+           'Mirrored', 'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage',
+           'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
 
 # %% ../nbs/06_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -193,7 +193,13 @@ def cached_features(learn: Learner, # a transfer learner
     if dist and not rank: distrib_barrier()
     return x, y
 
-# %% ../nbs/06_transfer.ipynb 23
+class Mirrored:
+    "A view of an image DataLoader with every batch mirrored left-right; keeps `items` and transforms, so `cached_features` keys it like `dl` (pass a view name of its own)"
+    def __init__(self, dl): self.dl, self.device, self.items, self.after_item, self.after_batch = dl, dl.device, dl.items, dl.after_item, dl.after_batch
+    def __iter__(self): return ((xb.flip(-1), yb) for xb, yb in self.dl)
+    def __len__(self): return len(self.dl)
+
+# %% ../nbs/06_transfer.ipynb 25
 class _Feats:
     "Indexable (feature, label) pairs"
     def __init__(self, x, y): store_attr()
@@ -220,7 +226,7 @@ def features_dls(learn: Learner, # a transfer learner on image DataLoaders
     fdls.vocab, fdls.c, fdls.extract_seconds = dls.vocab, dls.c, time.perf_counter() - t0
     return fdls
 
-# %% ../nbs/06_transfer.ipynb 24
+# %% ../nbs/06_transfer.ipynb 26
 def features_learner(learn: Learner, # a transfer learner
                      k_aug: int=0, # extra augmented passes over the training images
                      bs: int|None=None, # batch size
@@ -235,7 +241,7 @@ def features_learner(learn: Learner, # a transfer learner
     flearn.stage, flearn.full = 'frozen', learn
     return flearn
 
-# %% ../nbs/06_transfer.ipynb 31
+# %% ../nbs/06_transfer.ipynb 33
 def fit_frozen(learn: Learner, # a transfer learner (body frozen)
                epochs: int=30, # epochs of head training
                lr: float=2e-3, # head learning rate (one-cycle maximum)
@@ -266,7 +272,7 @@ def fit_finetune(learn: Learner, # a transfer learner whose head is trained
     learn.fit_one_cycle(epochs, lr_max if lr_max is not None else finetune_lrs(lr), cbs=cbs)
     return learn
 
-# %% ../nbs/06_transfer.ipynb 34
+# %% ../nbs/06_transfer.ipynb 36
 def save_stage(learn: Learner, # a transfer learner
                fname, # checkpoint file (.pth)
                **meta, # more metadata
@@ -297,7 +303,7 @@ def load_stage(fname, # checkpoint written by `save_stage`
     if meta['stage'] == 'finetune': learn.unfreeze()
     return learn
 
-# %% ../nbs/06_transfer.ipynb 37
+# %% ../nbs/06_transfer.ipynb 39
 @delegates(Learner.lr_find)
 def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=None`)
             stage: str|None='frozen', # 'frozen' (head on cached features), 'finetune' (everything unfrozen), None: `learn` as it is set up
@@ -321,7 +327,7 @@ def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=N
         fig = plt.gcf(); fig.suptitle(f'{Path(fname).stem}: valley {sug.valley:.2g}'); fig.savefig(fname, dpi=80); plt.close(fig)
     return sug
 
-# %% ../nbs/06_transfer.ipynb 40
+# %% ../nbs/06_transfer.ipynb 42
 class ConcatBody(nn.Module):
     "Several bodies on the same images (they must share their input normalisation); returns the list of their feature maps"
     def __init__(self, bodies): # timm bodies (or any modules returning feature maps)
@@ -357,7 +363,7 @@ def concat_cams(model: nn.Module, # a `concat_classifier`
     idx = logits.argmax(1) if cls is None else torch.as_tensor(cls).long().flatten().expand(len(xb))
     return [torch.einsum('nchw,nc->nhw', m.float(), w.float()[idx]) for m, w in zip(maps, model[1].weights())], logits
 
-# %% ../nbs/06_transfer.ipynb 44
+# %% ../nbs/06_transfer.ipynb 46
 def load_concat_head(model: nn.Module, # a `concat_classifier`
                      fc: nn.Linear, # a Linear trained on the concatenated pooled features, in the bodies' order
                     ) -> nn.Module:
