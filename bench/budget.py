@@ -13,10 +13,7 @@ from foodcam.test_utils import test_data
 from foodcam.budget import run_budget, budget_table, plot_budget
 from foodcam.experiments import md_table
 
-# planned epochs per data budget (the budget may stop a run earlier): about what one thread trains in the budget
-FT_EPOCHS = {'25': 5, '50': 3, '100': 2, 'all': 1}
-FASTAI_EPOCHS = {'25': (1, 4), '50': (1, 2), '100': (1, 1), 'all': (1, 1)}
-EFFNET_EPOCHS = {'25': (6, 3), '50': (4, 2), '100': (3, 1), 'all': (3, 1)}
+from foodcam.pipeline import budget_plan  # the planned epochs per data budget, as `foodcam budget` runs them
 
 p = argparse.ArgumentParser()
 p.add_argument('--recipes', default='lab,effnet,fastai')
@@ -48,7 +45,7 @@ if a.report:
     plot_budget(pts, 'bench/budget.png'); print(md_table(t)); raise SystemExit
 
 if a.frontier:
-    from foodcam.budget import body_features, frontier
+    from foodcam.budget import body_features, frontier  # not `frontier_table`: the CAM check below needs the features too
     from foodcam.transfer import concat_classifier, concat_cams, load_concat_head
     t0, c0 = time.perf_counter(), time.process_time()
     food = test_data('food3')
@@ -82,7 +79,7 @@ if a.frontier:
     print((out/'frontier.md').read_text()); raise SystemExit
 
 n = None if a.n == 'all' else int(a.n)
-kw = {'lab': dict(ft_epochs=FT_EPOCHS[a.n]), 'fastai': dict(epochs=FASTAI_EPOCHS[a.n]), 'effnet': dict(epochs=EFFNET_EPOCHS[a.n])}
+kw = budget_plan(n)
 t0, c0 = time.perf_counter(), time.process_time()
 pts = run_budget(test_data('food3'), a.recipes.split(','), a.budget, [float(b) for b in a.eval_at.split(',')], a.seeds, n,
                  a.clock, a.seed, recipe_kw=kw, log=lambda s: print(s, flush=True))
