@@ -1,13 +1,16 @@
 """Suspect-photo benchmark (issue 19): inject label noise and off-topic photos into a linked copy of food3, rank them back.
 
 Usage: FOODCAM_OFFLINE=1 python bench/suspects.py [--data ../shared/data/food3] [--cifar ../shared/data/cifar10-jpg.tgz]
-           [--rates 0.05,0.10] [--n-off 30] [--seeds 5] [--strong] [--work /tmp/foodcam-suspects-bench] [--out bench/results_suspects.md]
+           [--rates 0.05,0.10] [--n-off 30] [--seeds 5] [--strong] [--audit bench/food3_audit.csv]
+           [--work /tmp/foodcam-suspects-bench] [--out bench/results_suspects.md]
 The copy is made of hard links (symlinks across file systems) under --work, never inside the project; the source is not touched.
 For each noise rate: seeded moves of `rate` of the photos into another class folder, plus `n_off` CIFAR-10 test photos
 upscaled to 256 px spread over the class folders. Then `find_suspects` ranks them (features from the content cache after
 the first pass), precision/recall at k = number injected, the suggested fixes are applied with `apply_suspects`, a linear
 head (the frozen stage's model on the same cached features) is retrained on clean / noisy / fixed training photos and
-scored on the clean validation photos, and `undo_clean` restores the copy byte for byte."""
+scored on the clean validation photos, and `undo_clean` restores the copy byte for byte.
+--audit: a CSV (file, verdict, what the photo shows) of food3 photos a person looked at; those with verdict `wrong` are
+left out of the base before any noise is injected (food3's own wrong photos would otherwise rank among the injected ones)."""
 import argparse, hashlib, os, shutil, tarfile, time, io, warnings
 from pathlib import Path
 import numpy as np
@@ -17,10 +20,11 @@ from foodcam.data import food_items, food_splitter
 from foodcam.scrape import undo_clean
 from foodcam.suspects import find_suspects, apply_suspects, BackboneFeatures, l2norm, strong_features
 
-def link_copy(src: Path, dst: Path):
-    "Class folders of `src` into `dst`, files as hard links (symlinks if linking fails)"
+def link_copy(src: Path, dst: Path, exclude=()):
+    "Class folders of `src` into `dst`, files as hard links (symlinks if linking fails), without the `class/name` files in `exclude`"
     if dst.exists(): shutil.rmtree(dst)
     for f in food_items(src):
+        if f'{f.parent.name}/{f.name}' in exclude: continue
         t = dst/f.parent.name/f.name; t.parent.mkdir(parents=True, exist_ok=True)
         try: os.link(f, t)
         except OSError: t.symlink_to(f.resolve())
@@ -113,9 +117,15 @@ def main():
     ap.add_argument('--rates', default='0.05,0.10'); ap.add_argument('--n-off', type=int, default=30); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--seeds', type=int, default=5, help='injection seeds per noise rate (mean ± std)')
     ap.add_argument('--strong', action='store_true', help='Xception + Lite0 on both mirror views (`foodcam review --strong`)')
+    ap.add_argument('--audit', default=None, help="CSV of audited photos: those with verdict 'wrong' leave the base")
     ap.add_argument('--work', default='/tmp/foodcam-suspects-bench'); ap.add_argument('--out', default='bench/results_suspects.md')
     a = ap.parse_args(); data, work = Path(a.data).resolve(), Path(a.work)
     fe = strong_features() if a.strong else BackboneFeatures(); lines = []
+    if a.audit:  # the audited base: food3 without the photos a person found wrong; everything below starts from it
+        import pandas as pd
+        au = pd.read_csv(a.audit); wrong = set(au.file[au.verdict == 'wrong'])
+        data = link_copy(data, work/'audited', exclude=wrong)
+        lines.append(f'audited base ({a.audit}): {len(wrong)} photos left out, {len(food_items(data))} photos')
     clean = link_copy(data, work/'clean')
     t = time.perf_counter(); s0 = find_suspects(clean, extractor=fe); t_clean = time.perf_counter() - t
     acc_clean = head_accuracy(fe, data, clean)
@@ -140,8 +150,8 @@ def main():
     tab += ['', 'Accuracy on the clean validation photos of a linear head retrained on the training photos:', '', hdr2, '|' + '---|' * hdr2.count(' |')]
     for rate, rs in R.items():
         tab.append(f"| {rate:.0%} | {acc_clean:.4f} | {pm(col(rs, 'acc_noisy'), '.4f')} | {pm(col(rs, 'acc_blind'), '.4f')} | {pm(col(rs, 'acc_drop'), '.4f')} | {pm(col(rs, 'acc_reviewed'), '.4f')} |")
-    cmd = 'FOODCAM_OFFLINE=1 python bench/suspects.py' + (' --strong' if a.strong else '') + (f' --seeds {a.seeds}' if a.seeds != 5 else '')
-    txt = '\n'.join([f'## {"Xception + Lite0, both mirror views (--strong)" if a.strong else "Xception (the frozen stage features, the default)"}', '',
+    cmd = 'FOODCAM_OFFLINE=1 python bench/suspects.py' + (' --strong' if a.strong else '') + (f' --seeds {a.seeds}' if a.seeds != 5 else '') + (f' --audit {a.audit}' if a.audit else '')
+    txt = '\n'.join([f'## {"Xception + Lite0, both mirror views (--strong)" if a.strong else "Xception (the frozen stage features, the default)"}{", audited base" if a.audit else ""}', '',
                      f'`{cmd}` (load average at start {os.getloadavg()[0]:.1f}; {a.seeds} injection seeds, mean ± std)', '', *tab, '', *lines, ''])
     Path(a.out).write_text(txt); print(txt)
 
