@@ -4,6 +4,7 @@ bench/budget_out/budget.md and bench/budget.png.
 
     FOODCAM_OFFLINE=1 python bench/budget.py --recipes lab --n all --budget 300 --tag all_lab
     FOODCAM_OFFLINE=1 python bench/budget.py --recipes lab,fastai --n 50 --budget 120 --seeds 2 --tag n50
+    FOODCAM_OFFLINE=1 python bench/budget.py --recipes lab --n 50 --seed 43 --budget 300 --eval-at 90,180 --ft-lr 2e-4 --tag ft2e-4_n50_s43
     python bench/budget.py --report
 """
 import argparse, time, torch
@@ -31,6 +32,8 @@ p.add_argument('--budgets', default='60,120,300', help='table columns (seconds)'
 p.add_argument('--frontier', action='store_true', help='the frontier on cached features (k_aug, TTA, Xception + Lite0) at --frontier-n')
 p.add_argument('--frontier-n', default='50,all')
 p.add_argument('--k-aug', type=int, default=1)
+p.add_argument('--ft-lr', type=float, default=None, help="lab's fine-tuning top rate instead of the plan's (foodcam.pipeline.BUDGET_PLAN), e.g. 2e-4")
+p.add_argument('--ft-epochs', type=int, default=None, help="lab's fine-tuning epochs instead of the plan's")
 a = p.parse_args()
 out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(a.threads)
@@ -80,6 +83,8 @@ if a.frontier:
 
 n = None if a.n == 'all' else int(a.n)
 kw = budget_plan(n)
+lab = {**kw['lab'], **({'ft_lr': a.ft_lr} if a.ft_lr else {}), **({'ft_epochs': a.ft_epochs} if a.ft_epochs else {})}
+kw = {**kw, 'lab': lab}
 t0, c0 = time.perf_counter(), time.process_time()
 pts = run_budget(test_data('food3'), a.recipes.split(','), a.budget, [float(b) for b in a.eval_at.split(',')], a.seeds, n,
                  a.clock, a.seed, recipe_kw=kw, log=lambda s: print(s, flush=True))

@@ -141,7 +141,8 @@ def budget_lab(dls, # image DataLoaders (`limit_train` applied)
                budget: CPUBudget, # passed to every fit
                head_epochs: int=20, # head epochs on cached features
                ft_epochs: int=1, # fine-tuning epochs (one-cycle; the budget may stop it earlier)
-               lr: float=2e-3, # head learning rate; fine-tuning at `finetune_lrs(lr)`
+               lr: float=2e-3, # head learning rate
+               ft_lr: float|None=None, # fine-tuning's top rate: `finetune_lrs(lr, ft_lr)` (lr/20 if None)
                arch: str='legacy_xception', # timm body
                **kwargs, # passed to `transfer_learner` (weights, pretrained)
               ):
@@ -153,7 +154,7 @@ def budget_lab(dls, # image DataLoaders (`limit_train` applied)
     learn.stage = tl.stage = 'frozen'; learn.frozen_lr = lr
     with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(head_epochs, lr, cbs=budget)
     learn.unfreeze(); learn.stage = 'finetune'
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(ft_epochs, finetune_lrs(lr), cbs=budget)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(ft_epochs, finetune_lrs(lr, ft_lr), cbs=budget)
     return learn
 
 def budget_effnet(dls, budget, # image DataLoaders (effnet augmentation), the budget

@@ -10,9 +10,9 @@ import torch
 from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
 
 # %% auto 0
-__all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir', 'cpu_flags',
-           'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'offline', 'online', 'atomic_path',
-           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
+__all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'FT_LR_DIV', 'CIFAR10_EPOCHS', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir',
+           'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'offline', 'online',
+           'atomic_path', 'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -73,8 +73,10 @@ def autocast(device=None, # a torch device or string; `default_device()` if None
 # %% ../nbs/00_core.ipynb 18
 TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
 BUDGETS = {  # track -> (epochs, quick epochs)
-    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 1)}
+    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 3)}
 QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick`
+FT_LR_DIV = (20, 10)  # (full, quick): fine-tuning's top rate is the head's rate divided by this (`foodcam.transfer.finetune_lrs`)
+CIFAR10_EPOCHS = (3, 1)  # (epochs, quick epochs) of the CIFAR-10 model `cifar32` trains when it is given CIFAR-10 data (see `foodcam.pipeline`)
 
 # %% ../nbs/00_core.ipynb 21
 IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}

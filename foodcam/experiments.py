@@ -15,7 +15,7 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.callback.schedule import ParamScheduler  # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
-from .core import set_seed, offline, online, BUDGETS, QUICK_FT_IMAGES
+from .core import set_seed, offline, online, BUDGETS, QUICK_FT_IMAGES, FT_LR_DIV
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
 from .weights import load_backbone_weights, WeightsNotFound
@@ -153,7 +153,7 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
                bs: int=32, # batch size
                split_seed: int=42, # train/validation split seed
               ) -> Learner:
-    "Xception lab: frozen body with the head on cached features, then fine-tuning with BN statistics frozen and discriminative LRs 20x lower at the top (`finetune_lrs`)"
+    "Xception lab: frozen body with the head on cached features, then fine-tuning with BN statistics frozen and discriminative LRs 20x (quick: 10x) lower at the top (`finetune_lrs`)"
     e1, e2, n, dls = _setup('lab', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'fastai')
     lr, ft_lr = lrs or (None, None)
     learn = transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
@@ -165,8 +165,9 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
     learn.frozen_lr = tl.stage_lr = lr
     stats.info['epoch_items'] = len(tl.dls.train.dataset)  # the cached head stage always sees every image
     with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(e1, lr, cbs=stats)
-    stats.info.update(lr_source='slice(lr/2000, lr/20)' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
-    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr)
+    d = FT_LR_DIV[bool(quick)]  # as the demo's finetune track: a higher top rate for the quick budget's fewer steps
+    stats.info.update(lr_source=f'slice(lr/{100*d}, lr/{d})' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
+    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr, lr/d)
     learn.unfreeze(); learn.stage = 'finetune'
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(e2, learn.stage_lr, cbs=stats)
     return _finish(learn, stats)

@@ -10,13 +10,13 @@ from pathlib import Path
 from collections import Counter
 import numpy as np, pandas as pd, matplotlib.pyplot as plt
 from fastai.torch_core import rank_distrib, distrib_barrier
-from .core import set_seed, data_dir, cache_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES
+from .core import set_seed, data_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES, CIFAR10_EPOCHS, FT_LR_DIV
 from .train import record_run, write_json, read_meta
 from .data import food_dls, food_items, verify_items, exclusion_summary
 from .scrape import scrape, clean
 from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy
 from .cifar import cifar_net, cifar_arch_args, body_channels, cut_transfer, plot_cut_transfer
-from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage, torch_threads
+from .transfer import transfer_learner, fit_frozen, fit_finetune, finetune_lrs, save_stage, load_stage, torch_threads
 from .cam import CAMInterpretation, plot_activations
 from .explain import faithfulness, default_methods
 from .experiments import sample_epochs
@@ -129,11 +129,15 @@ def _weights_kw(weights):
     "`weights='random'` means no pretraining (a baseline, and the tests)"
     return dict(pretrained=False) if str(weights) == 'random' else dict(weights=weights, fetch=True)
 
+def _small_bs(n_train: int, bs: int) -> int:
+    "`bs`, made small enough that `n_train` items still give several training batches (fastai drops the last partial one)"
+    return max(2, min(bs, n_train // 4))
+
 def _fit_bs(data, bs: int) -> int:
-    "`bs`, made small enough that a tiny dataset still has several training batches (fastai drops the last partial one)"
+    "`_small_bs` for a dataset folder's training split"
     n_train = int(0.8 * sum(check_dataset(data).values()))
     if n_train < 2: raise ValueError(f'{data} has {n_train} training image(s) after verification, fewer than one batch of 2: add images')
-    return max(2, min(bs, n_train // 4))
+    return _small_bs(n_train, bs)
 
 def _finished(run, track):
     m = run/f'{track}_metrics.json'
@@ -154,9 +158,12 @@ def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=3
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     if quick: sample_epochs(dls, min(QUICK_FT_IMAGES, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
     learn = load_stage(run/'frozen_model.pth', dls)
-    fit_finetune(learn, epochs)
+    lr = getattr(learn, 'frozen_lr', None) or 2e-3
+    lrs = finetune_lrs(lr, lr/FT_LR_DIV[quick])  # quick: a higher top rate for fewer steps (`foodcam.core`)
+    fit_finetune(learn, epochs, lrs)
     save_stage(learn, run/'finetune_model.pth')
-    return record_run(learn, run, 'finetune', stages=['finetune'], arch=learn.arch, weights=str(learn.weights_source), size=size)
+    return record_run(learn, run, 'finetune', stages=['finetune'], arch=learn.arch, weights=str(learn.weights_source), size=size,
+                      lr=f'{lrs.start:.3g}..{lrs.stop:.3g}')
 
 # %% ../nbs/09_pipeline.ipynb 14
 def track_scratch32(data, run, epochs, bs=64, seed=42, size=32, **kwargs):
@@ -168,22 +175,30 @@ def track_scratch32(data, run, epochs, bs=64, seed=42, size=32, **kwargs):
     return record_run(learn, run, 'scratch32', arch='airnet', size=size)
 
 def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tgz), or None for the cached model
-                     epochs: int=10, # CIFAR-10 epochs when it has to be trained
+                     epochs: int=CIFAR10_EPOCHS[0], # CIFAR-10 epochs when it has to be trained
                     ) -> Path:
-    "A trained CIFAR-10 checkpoint: the given one, the cached one, or one trained now from CIFAR-10 data"
+    "A trained CIFAR-10 checkpoint: the given one, the cached one, or one trained from CIFAR-10 data (once per data and epochs)"
     if cifar is not None and Path(cifar).suffix == '.pth':
         if not Path(cifar).exists(): raise FileNotFoundError(f'no CIFAR model {cifar}')
         return Path(cifar)
     if cifar is None:
         if cifar_model_path().exists(): return cifar_model_path()
         raise FileNotFoundError(f'no CIFAR-10 model in {cifar_model_path()}: pass --cifar with a model .pth, or CIFAR-10 data (a folder or .tgz in fastai layout) to train one')
-    print(f'training a CIFAR-10 model from {cifar} ({epochs} epochs)')
-    d = cifar_tensors(cifar); set_seed(42); learn = cifar_learner(cifar_dls(d)); learn.fit(epochs)
-    return save_cifar(learn.model, cifar_model_path(), d['classes'], test_acc_tta=tta_accuracy(learn.model, d['x_test'], d['y_test']))
+    src = str(Path(cifar).resolve())  # its own file, beside (never over) the model `bench/cifar.py` saved
+    fn = cifar_model_path().with_name(f"cifar10_airnet_{Path(cifar).name.split('.')[0]}_{epochs}ep.pth")
+    ep = f"{epochs} epoch{'s' * (epochs != 1)}"
+    if fn.exists() and read_meta(fn).get('source') == src:
+        print(f'cifar32: the CIFAR-10 model trained earlier from {cifar} ({ep}): {fn}'); return fn
+    print(f'cifar32: training a CIFAR-10 model from {cifar} ({ep})')
+    d = cifar_tensors(cifar); set_seed(42)
+    learn = cifar_learner(cifar_dls(d, bs=_small_bs(len(d['x_train']), 1024)))  # a tiny CIFAR folder still has batches
+    learn.fit(epochs); acc = tta_accuracy(learn.model, d['x_test'], d['y_test'])
+    print(f'cifar32: CIFAR-10 test accuracy {acc:.3f} (flip TTA) after {ep}; saved in {fn}')
+    return save_cifar(learn.model, fn, d['classes'], epochs=epochs, source=src, test_acc_tta=acc)
 
-def track_cifar32(data, run, epochs, cifar=None, bs=64, seed=42, size=32, **kwargs):
+def track_cifar32(data, run, epochs, cifar=None, bs=64, seed=42, size=32, quick=False, **kwargs):
     "Transfer of the saved CIFAR-10 model: body and BN statistics frozen, a new Linear after its pooling"
-    ck = cifar_checkpoint(cifar)
+    ck = cifar_checkpoint(cifar, epochs=CIFAR10_EPOCHS[quick])
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     learn = cifar_transfer(dls, ck)
     learn.fit_one_cycle(epochs, 3e-3)
@@ -216,7 +231,7 @@ def train_track(data, # dataset folder
         if not force and (m := _finished(run, track)):
             print(f"{track}: already trained in {run} (valid acc {m['valid_acc']:.3f}); pass force=True / --force to train again"); return m
         epochs = epochs or BUDGETS[track][quick]
-        print(f'{track}: training {epochs} epochs into {run}')
+        print(f"{track}: training {epochs} epoch{'s' * (epochs != 1)} into {run}")
         size = size or (32 if track.endswith('32') else 256)
         t0 = time.perf_counter()
         with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
@@ -225,7 +240,7 @@ def train_track(data, # dataset folder
     distrib_barrier()  # a data-parallel run (foodcam.distributed): every rank waits until rank 0 has written the track
     return m
 
-# %% ../nbs/09_pipeline.ipynb 21
+# %% ../nbs/09_pipeline.ipynb 23
 def explain_run(run, # run folder with a finished track
                 track: str|None=None, # which model; the best finished one if None
                 n_faith: int=16, # validation images for the faithfulness table
@@ -256,7 +271,7 @@ def explain_run(run, # run folder with a finished track
 
 def _has_tabulate(): return importlib.util.find_spec('tabulate') is not None  # pandas' `to_markdown` needs it
 
-# %% ../nbs/09_pipeline.ipynb 24
+# %% ../nbs/09_pipeline.ipynb 26
 def plot_unknown(clf, # a `foodcam.predict.Classifier` with an unknown detector
                  files: list, # photos of none of its classes
                  fname=None, # save the figure here
@@ -303,13 +318,13 @@ def check_unknown(run, # run folder with a finished track
     write_json(info, run/'unknown.json'); log_stage(run, 'ood', info['seconds'])
     return info
 
-# %% ../nbs/09_pipeline.ipynb 28
+# %% ../nbs/09_pipeline.ipynb 30
 FRONTIER_BODIES = {'xception': 'legacy_xception', 'lite0': 'tf_efficientnet_lite0'}  # name in frontier.csv -> timm body; the first is the baseline
 
-BUDGET_PLAN = {  # photos per class (None: all) -> planned epochs of each recipe: about what one thread trains in 5 CPU-minutes
+BUDGET_PLAN = {  # photos per class (None: all) -> planned epochs (and lab's fine-tuning top rate, where measured to pay) of each recipe
     25: dict(lab=dict(ft_epochs=5), effnet=dict(epochs=(6, 3)), fastai=dict(epochs=(1, 4))),
-    50: dict(lab=dict(ft_epochs=3), effnet=dict(epochs=(4, 2)), fastai=dict(epochs=(1, 2))),
-    100: dict(lab=dict(ft_epochs=2), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1))),
+    50: dict(lab=dict(ft_epochs=3, ft_lr=1e-3), effnet=dict(epochs=(4, 2)), fastai=dict(epochs=(1, 2))),
+    100: dict(lab=dict(ft_epochs=2, ft_lr=2e-4), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1))),
     None: dict(lab=dict(ft_epochs=1), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1)))}
 
 def budget_plan(n: int|None, # training photos per class; all if None
@@ -328,7 +343,7 @@ def _budget_weights(weights, xception: bool) -> dict:
     if str(weights) == 'random': return dict(pretrained=False)
     return dict(weights=weights) if xception else {}
 
-# %% ../nbs/09_pipeline.ipynb 31
+# %% ../nbs/09_pipeline.ipynb 33
 def budget_points(data, # dataset folder
                   recipes=('lab', 'effnet', 'fastai'), # names in `foodcam.budget.BUDGET_RECIPES`
                   n_per_class=(None,), # data budgets: training photos per class, None for all
@@ -373,7 +388,7 @@ def transferability(data, # dataset folder
                            best_valid_acc=max(r['valid_acc'] for r in c), seconds=sum(r['seconds'] for r in c))
     return ct, fig
 
-# %% ../nbs/09_pipeline.ipynb 33
+# %% ../nbs/09_pipeline.ipynb 35
 def _save_csv(df, fname): return atomic_write(fname, df.to_csv(index=False))
 
 def _save_png(fig, fname):
@@ -421,7 +436,7 @@ def budget_run(data, # dataset folder: one sub-folder of images per class
         log_stage(run, 'budget', time.perf_counter() - t0)
     return files
 
-# %% ../nbs/09_pipeline.ipynb 38
+# %% ../nbs/09_pipeline.ipynb 40
 def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
@@ -435,7 +450,7 @@ def report_runs(runs: list, # run folders
     log_stage(runs[0], 'report', time.perf_counter() - t0)
     return rep
 
-# %% ../nbs/09_pipeline.ipynb 40
+# %% ../nbs/09_pipeline.ipynb 42
 DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
     'bibimbap': ['bibimbap', 'bibimbap bowl', 'korean bibimbap'],
     'green curry': ['thai green curry', 'green curry chicken', 'green curry dish'],
@@ -443,9 +458,9 @@ DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
 
 def _cifar_available(cifar) -> bool:
     "Is there a CIFAR model or CIFAR data for the cifar32 track?"
-    return cifar is not None or any(cache_dir('models').glob('cifar10_*.pth'))
+    return cifar is not None or cifar_model_path().exists()  # what `cifar_checkpoint(None)` loads
 
-# %% ../nbs/09_pipeline.ipynb 41
+# %% ../nbs/09_pipeline.ipynb 44
 def _demo_unknown(run, tracks, ood):
     "The unknown detector of the last 256px track, and its measurement on `ood` if given"
     if not tracks or not _finished(run, tracks[-1]): return

@@ -22,7 +22,7 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
-from .core import cache_dir, autocast, use_bf16, atomic_path
+from .core import cache_dir, autocast, use_bf16, atomic_path, FT_LR_DIV
 from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 from .weights import load_backbone_weights, create_backbone, keras_mode
 
@@ -257,9 +257,11 @@ def fit_frozen(learn: Learner, # a transfer learner (body frozen)
     return tl
 
 def finetune_lrs(lr: float, # the frozen stage's (head) learning rate
+                 top: float|None=None, # the head's fine-tuning rate; `lr/FT_LR_DIV[0]` (lr/20) if None
                 ) -> slice:
-    "Default discriminative rates for fine-tuning: `slice(lr/2000, lr/20)`"
-    return slice(lr/2000, lr/20)
+    "Discriminative rates for fine-tuning: `slice(top/100, top)`, by default `slice(lr/2000, lr/20)`"
+    top = lr/FT_LR_DIV[0] if top is None else top
+    return slice(top/100, top)
 
 def fit_finetune(learn: Learner, # a transfer learner whose head is trained
                  epochs: int=2, # fine-tuning epochs
