@@ -167,7 +167,7 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
     with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(e1, lr, cbs=stats)
     d = FT_LR_DIV[bool(quick)]  # as the demo's finetune track: a higher top rate for the quick budget's fewer steps
     stats.info.update(lr_source=f'slice(lr/{100*d}, lr/{d})' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
-    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr, lr/d)
+    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr, quick=bool(quick))
     learn.unfreeze(); learn.stage = 'finetune'
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(e2, learn.stage_lr, cbs=stats)
     return _finish(learn, stats)

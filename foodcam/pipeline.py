@@ -10,13 +10,13 @@ from pathlib import Path
 from collections import Counter
 import numpy as np, pandas as pd, matplotlib.pyplot as plt
 from fastai.torch_core import rank_distrib, distrib_barrier
-from .core import set_seed, data_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES, CIFAR10_EPOCHS, FT_LR_DIV
+from .core import set_seed, data_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES, CIFAR10_EPOCHS
 from .train import record_run, write_json, read_meta
 from .data import food_dls, food_items, verify_items, exclusion_summary
 from .scrape import scrape, clean
 from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy
 from .cifar import cifar_net, cifar_arch_args, body_channels, cut_transfer, plot_cut_transfer
-from .transfer import transfer_learner, fit_frozen, fit_finetune, finetune_lrs, save_stage, load_stage, torch_threads
+from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage, torch_threads
 from .cam import CAMInterpretation, plot_activations
 from .explain import faithfulness, default_methods
 from .experiments import sample_epochs
@@ -158,10 +158,9 @@ def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=3
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
     if quick: sample_epochs(dls, min(QUICK_FT_IMAGES, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
     learn = load_stage(run/'frozen_model.pth', dls)
-    lr = getattr(learn, 'frozen_lr', None) or 2e-3
-    lrs = finetune_lrs(lr, lr/FT_LR_DIV[quick])  # quick: a higher top rate for fewer steps (`foodcam.core`)
-    fit_finetune(learn, epochs, lrs)
+    fit_finetune(learn, epochs, quick=quick)  # quick: a higher top rate for fewer steps (`foodcam.core.FT_LR_DIV`)
     save_stage(learn, run/'finetune_model.pth')
+    lrs = learn.stage_lr
     return record_run(learn, run, 'finetune', stages=['finetune'], arch=learn.arch, weights=str(learn.weights_source), size=size,
                       lr=f'{lrs.start:.3g}..{lrs.stop:.3g}')
 

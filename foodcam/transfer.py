@@ -257,21 +257,24 @@ def fit_frozen(learn: Learner, # a transfer learner (body frozen)
     return tl
 
 def finetune_lrs(lr: float, # the frozen stage's (head) learning rate
-                 top: float|None=None, # the head's fine-tuning rate; `lr/FT_LR_DIV[0]` (lr/20) if None
+                 top: float|None=None, # the head's fine-tuning rate; `lr/FT_LR_DIV[quick]` (lr/20, quick lr/10) if None
+                 quick: bool=False, # the quick budget's fewer steps: a higher default top rate
                 ) -> slice:
     "Discriminative rates for fine-tuning: `slice(top/100, top)`, by default `slice(lr/2000, lr/20)`"
-    top = lr/FT_LR_DIV[0] if top is None else top
+    top = lr/FT_LR_DIV[quick] if top is None else top
     return slice(top/100, top)
 
 def fit_finetune(learn: Learner, # a transfer learner whose head is trained
                  epochs: int=2, # fine-tuning epochs
                  lr_max=None, # a float or `slice(lo, hi)`; default `finetune_lrs` of the frozen stage's `lr`
                  cbs=None, # extra callbacks for this fit
+                 quick: bool=False, # passed to `finetune_lrs` for the default rates
                 ) -> Learner:
-    "Stage 2: train everything, BN statistics still frozen, with discriminative learning rates"
-    lr = getattr(learn, 'frozen_lr', 2e-3)
+    "Stage 2: train everything, BN statistics still frozen, with discriminative learning rates (kept in `learn.stage_lr`)"
+    lr = getattr(learn, 'frozen_lr', None) or 2e-3
     learn.unfreeze(); learn.stage = 'finetune'
-    learn.fit_one_cycle(epochs, lr_max if lr_max is not None else finetune_lrs(lr), cbs=cbs)
+    learn.stage_lr = lr_max if lr_max is not None else finetune_lrs(lr, quick=quick)
+    learn.fit_one_cycle(epochs, learn.stage_lr, cbs=cbs)
     return learn
 
 # %% ../nbs/06_transfer.ipynb 36
