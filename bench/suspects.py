@@ -92,7 +92,7 @@ def measure(data: Path, work: Path, fe, rate: float, off: list, seed: int) -> di
     im = s.images; noisy, offt = set(truth['noisy']), truth['off']
     flagged_off = list(s.df.file[s.df.kind == 'off_topic'])
     # label ranking: the off-topic photos are scored by the off-topic metric, so they count neither way here
-    lab_cl = [f for f in s.df.file[s.df.kind == 'label'] if f not in offt]  # cleanlab's issues, ranked by self-confidence
+    lab_cl = [f for f in s.df.file[s.df.kind == 'label'] if f not in offt]  # the label suspects: cleanlab's count, lowest self-confidence
     lab_sc = list(im[~im.file.isin(offt)].sort_values('self_conf').file)  # plain self-confidence over all photos
     off_rank = list(im.sort_values('offtopic_z', ascending=False).file)
     pl, rl = pr_at_k(lab_cl, noisy); ps, rs = pr_at_k(lab_sc, noisy); po, ro = pr_at_k(off_rank, offt)
@@ -139,7 +139,7 @@ def main():
     R = {}
     for r in rows: R.setdefault(r['rate'], []).append(r)
     col = lambda rs, k: [r[k] for r in rs]
-    hdr = ('| label noise | injected (noisy + off-topic) | label P@k = R@k | R@2k | cleanlab flags | R@k, plain self-confidence | proposed class right '
+    hdr = ('| label noise | injected (noisy + off-topic) | label P@k = R@k | R@2k | label suspects (cleanlab\'s count) | R@k, plain self-confidence | proposed class right '
            '| off-topic P@k = R@k | off-topic flagged (true) | check time, cached features | undo byte-for-byte |')
     tab = [hdr, '|' + '---|' * hdr.count(' |')]
     for rate, rs in R.items():

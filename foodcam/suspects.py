@@ -16,8 +16,8 @@ from .transfer import load_body, weights_id, body_learner, features_dls, extract
 
 # %% auto 0
 __all__ = ['OFFTOPIC', 'KINDS', 'REASONS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
-           'ConcatFeatures', 'strong_features', 'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z',
-           'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects', 'SuspectReviewer']
+           'label_issues', 'ConcatFeatures', 'strong_features', 'oof_mahalanobis', 'oof_knn', 'oof_centroid',
+           'robust_z', 'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects', 'SuspectReviewer']
 
 # %% ../nbs/16_suspects.ipynb 6
 def file_sha1(f, # a file
@@ -128,7 +128,16 @@ def oof_probs(x: np.ndarray, # N x C features
         p[np.ix_(te, m.classes_)] = m.predict_proba(x[te])
     return p
 
-# %% ../nbs/16_suspects.ipynb 12
+# %% ../nbs/16_suspects.ipynb 11
+def label_issues(y: np.ndarray, # N integer labels, as given
+                 p: np.ndarray, # N x C out-of-fold class probabilities
+                ) -> np.ndarray:
+    "Indices of the likely mislabelled photos, least self-confident first: cleanlab's count, the lowest probabilities of the given label"
+    from cleanlab.filter import find_label_issues  # cleanlab: optional and heavy, only for this method
+    n = int(find_label_issues(y, p, n_jobs=1).sum())
+    return np.argsort(p[np.arange(len(y)), y], kind='stable')[:n]
+
+# %% ../nbs/16_suspects.ipynb 14
 class ConcatFeatures:
     "Extractor: the features of several extractors side by side, each L2-normalised so that no body outweighs the other by its scale"
     def __init__(self, *extractors): self.extractors = extractors
@@ -141,7 +150,7 @@ def strong_features(weights=None, # Xception weights file; found (or fetched) if
     return ConcatFeatures(BackboneFeatures('legacy_xception', weights, mirror=True, **kwargs),
                           BackboneFeatures('tf_efficientnet_lite0', mirror=True, **kwargs))
 
-# %% ../nbs/16_suspects.ipynb 15
+# %% ../nbs/16_suspects.ipynb 17
 def oof_mahalanobis(x: np.ndarray, # N x C features
                     y: np.ndarray, # N integer labels
                     k: int=5, # folds
@@ -191,7 +200,7 @@ def robust_z(s: np.ndarray) -> np.ndarray:
     med = np.median(s); mad = 1.4826 * np.median(np.abs(s - med))
     return (s - med) / max(mad, 1e-12)
 
-# %% ../nbs/16_suspects.ipynb 17
+# %% ../nbs/16_suspects.ipynb 19
 def near_duplicates(x: np.ndarray, # N x C features
                     thresh: float=0.95, # cosine similarity from which two images are near duplicates
                     chunk: int=2048, # rows per block of the similarity matrix
@@ -204,7 +213,7 @@ def near_duplicates(x: np.ndarray, # N x C features
             if j > s + i: out.append((s + int(i), int(j), float(sim[i, j])))
     return out
 
-# %% ../nbs/16_suspects.ipynb 20
+# %% ../nbs/16_suspects.ipynb 22
 KINDS = ('off_topic', 'label', 'duplicate')  # review order within a rank: quarantine, relabel, drop
 REASONS = {'off_topic': 'off_topic', 'label': 'mislabelled', 'duplicate': 'near_duplicate'}  # `_quarantine/<reason>/` of a quarantined suspect
 
@@ -232,7 +241,7 @@ def _describe(r):
     if r.action == 'quarantine': return 'quarantine: off-topic'
     return f'drop: near duplicate of {r.other}'
 
-# %% ../nbs/16_suspects.ipynb 21
+# %% ../nbs/16_suspects.ipynb 23
 def _review_order(df):
     "Interleave the kinds by their rank, so the first rows show the worst of each kind"
     if not len(df): return df
@@ -251,12 +260,11 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                   **kwargs, # passed to `BackboneFeatures`
                  ) -> Suspects:
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset"
-    from cleanlab.filter import find_label_issues  # cleanlab: optional and heavy, only for this method
     path = Path(path); files = food_items(path); t0 = time.perf_counter()
     x = (extractor or BackboneFeatures(seed=seed, **kwargs))(files); t1 = time.perf_counter()
     labels = np.array([f.parent.name for f in files]); vocab = np.array(sorted(set(labels))); y = np.searchsorted(vocab, labels)
     p = oof_probs(x, y, k, C, seed=seed)
-    issues = find_label_issues(y, p, return_indices_ranked_by='self_confidence', n_jobs=1)
+    issues = label_issues(y, p)
     z = robust_z(OFFTOPIC[offtopic](x, y, k, seed=seed))
     valid = set(food_splitter(valid_pct, seed)(files)[1])
     n = len(files); other = p.copy(); other[np.arange(n), y] = -1
@@ -280,7 +288,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
     df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other']))
     return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1))
 
-# %% ../nbs/16_suspects.ipynb 25
+# %% ../nbs/16_suspects.ipynb 27
 def _caption(r):
     if r.action == 'relabel': return f'{r.label} -> {r.proposed}'
     if r.action == 'quarantine': return f'off-topic ({r.label})'
@@ -315,7 +323,7 @@ def save(self: Suspects, folder, # e.g. the run folder: the report shows what it
     if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
     return out
 
-# %% ../nbs/16_suspects.ipynb 28
+# %% ../nbs/16_suspects.ipynb 30
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`
                    top: int|None=None, # only the first `top` rows (in review order)
@@ -339,7 +347,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
     print(f'applied {len(log)} fixes {c}; `undo_clean` (or `foodcam clean --undo`) restores them' if log else 'nothing to apply')
     return log
 
-# %% ../nbs/16_suspects.ipynb 32
+# %% ../nbs/16_suspects.ipynb 34
 def _thumb(f, side):
     import io
     im = load_rgb(f, draft=side); im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
