@@ -257,12 +257,16 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                   valid_pct: float=0.2, # the split whose leakage is checked (as `food_dls`)
                   seed: int=42, # split seed (as `food_dls`)
                   C: float=1., # inverse L2 strength of the out-of-fold head
+                  min_photos: int=10, # a class with fewer photos gets a warning: too few for the out-of-fold head to learn it
                   **kwargs, # passed to `BackboneFeatures`
                  ) -> Suspects:
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset"
     path = Path(path); files = food_items(path); t0 = time.perf_counter()
     x = (extractor or BackboneFeatures(seed=seed, **kwargs))(files); t1 = time.perf_counter()
     labels = np.array([f.parent.name for f in files]); vocab = np.array(sorted(set(labels))); y = np.searchsorted(vocab, labels)
+    if few := [f'{c} ({n} photos)' for c, n in zip(vocab, np.bincount(y)) if n < min_photos]:
+        warnings.warn(f"{', '.join(few)}: fewer than {min_photos} photos, so the out-of-fold head hardly learns the class and its "
+                      "photos tend to look mislabelled. Check its suspects by eye before relabelling them, or add photos to the class")
     p = oof_probs(x, y, k, C, seed=seed)
     issues = label_issues(y, p)
     z = robust_z(OFFTOPIC[offtopic](x, y, k, seed=seed))
@@ -288,7 +292,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
     df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other']))
     return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1))
 
-# %% ../nbs/16_suspects.ipynb 27
+# %% ../nbs/16_suspects.ipynb 28
 def _caption(r):
     if r.action == 'relabel': return f'{r.label} -> {r.proposed}'
     if r.action == 'quarantine': return f'off-topic ({r.label})'
@@ -323,7 +327,7 @@ def save(self: Suspects, folder, # e.g. the run folder: the report shows what it
     if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
     return out
 
-# %% ../nbs/16_suspects.ipynb 30
+# %% ../nbs/16_suspects.ipynb 31
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`
                    top: int|None=None, # only the first `top` rows (in review order)
@@ -347,7 +351,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
     print(f'applied {len(log)} fixes {c}; `undo_clean` (or `foodcam clean --undo`) restores them' if log else 'nothing to apply')
     return log
 
-# %% ../nbs/16_suspects.ipynb 34
+# %% ../nbs/16_suspects.ipynb 35
 def _thumb(f, side):
     import io
     im = load_rgb(f, draft=side); im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
