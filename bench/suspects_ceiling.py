@@ -4,7 +4,7 @@ bodies foodcam has offline, at two sizes, in several views; the out-of-fold head
 Usage: FOODCAM_OFFLINE=1 python bench/suspects_ceiling.py [--data ../shared/data/food3] [--audit bench/food3_audit.csv]
            [--work /tmp/foodcam-ceiling] [--seeds 5] [--more-seeds 10] [--rate 0.05]
 Features: each body's feature maps of every photo and of its mirror image (the validation transforms of `food_dls` at
-that size), average- and max-pooled, saved once per body and size under --work (Xception 256 px: ~4 min on 2 cores).
+that size), average- and max-pooled (its own loop: `foodcam.transfer.extract_features` returns only the learner's average pool), saved once per body and size under --work (Xception 256 px: ~4 min on 2 cores).
 Injection: as `bench/suspects.py` but on the labels only (the features of a photo do not depend on its folder), so one
 seed takes seconds: `rate` of the photos get a random other class; `oof_probs` (5 folds, PCA 256, C=1) scores them;
 recall at k = number injected, for cleanlab's own ranked issues, for foodcam's list (`label_issues`: cleanlab's count,
