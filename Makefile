@@ -4,12 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.foodcam-installed
 DATA ?=
-ARGS ?= --quick
+# the demo's budgets: --quick (laptop-sized) on a CPU, the full ones on a CUDA GPU ($FOODCAM_DEVICE, else what torch finds)
+DEVICE = $(shell $(PY) -c 'from foodcam.core import default_device; print(default_device().type)' 2>/dev/null)
+ARGS ?= $(if $(filter cuda,$(DEVICE)),,--quick)
 REAL ?=
 
 .PHONY: venv demo test test-slow notebooks prepare bench clean-venv help
 help:
-	@echo "make demo [DATA=path/to/dataset] [ARGS='--quick']  run the whole foodcam job"
+	@echo "make demo [DATA=path/to/dataset] [ARGS=...]  run the whole foodcam job (ARGS default: --quick on a CPU, none on a GPU)"
 	@echo "make test        fast tests: sync check, notebooks (nbdev_test), pytest"
 	@echo "make test REAL=1 the same plus the real-data guards and the 2-process test (what CI runs)"
 	@echo "make test-slow   the same, with the #| slow cells too (needs the real data)"

@@ -15,7 +15,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
-from .core import set_seed, autocast
+from .core import set_seed, autocast, device_profile
 from .data import food_dls
 from .transfer import transfer_learner, features_learner, features_dls, finetune_lrs, torch_threads, extract_features, cached_features, Mirrored
 from .experiments import fastai_learner, FreezeBNParams, effnet_arch
@@ -134,7 +134,7 @@ def charge_extraction(learn, # a transfer learner
 def _subset_train(fdls, idx):
     "Keep only the training features at `idx`"
     ds = fdls.train.dataset
-    fdls.loaders[0] = DataLoader(list(zip(ds.x[idx], ds.y[idx])), bs=fdls.train.bs, shuffle=True, drop_last=fdls.train.drop_last)
+    fdls.loaders[0] = DataLoader(list(zip(ds.x[idx], ds.y[idx])), bs=fdls.train.bs, shuffle=True, drop_last=fdls.train.drop_last, device=fdls.device)
     return fdls
 
 def budget_lab(dls, # image DataLoaders (`limit_train` applied)
@@ -196,7 +196,7 @@ def run_budget(data, # dataset folder: one sub-folder of images per class
                eval_at=(60, 120), # budget seconds to evaluate at (besides stage ends and the stop)
                seeds: int=2, # runs per recipe (training seeds `seed`, `seed+1`, ...)
                n_per_class: int|None=None, # training photos per class; all if None
-               clock: str='cpu', # see `CPUBudget`
+               clock: str|None=None, # see `CPUBudget`; the device profile's if None ('cpu'; on a GPU 'wall')
                seed: int=42, # first training seed (also the seed of the photo sample)
                size: int=256, # image side
                bs: int=32, # batch size
@@ -205,7 +205,7 @@ def run_budget(data, # dataset folder: one sub-folder of images per class
                log=print, # progress lines; None for silence
               ) -> pd.DataFrame:
     "One row per recorded point: recipe, seed, photos per class, stage, budget seconds spent, wall seconds, valid acc/loss"
-    rows = []
+    rows, clock = [], clock or device_profile().clock
     for r in ([recipes] if isinstance(recipes, str) else recipes):
         fn, aug = BUDGET_RECIPES[r]
         for s in range(seed, seed + seeds):

@@ -17,8 +17,9 @@ from fastai.vision.data import get_grid
 from .core import autocast
 
 # %% auto 0
-__all__ = ['split_model', 'evaluating', 'model_of', 'plain', 'class_index', 'cam', 'upsample', 'denorm', 'show_cam', 'save_fig',
-           'image_grid', 'show_cams', 'channel_maps', 'plot_activations', 'CAMInterpretation', 'farthest_points']
+__all__ = ['split_model', 'evaluating', 'model_of', 'plain', 'on_model', 'class_index', 'cam', 'upsample', 'denorm', 'show_cam',
+           'save_fig', 'image_grid', 'show_cams', 'channel_maps', 'plot_activations', 'CAMInterpretation',
+           'farthest_points']
 
 # %% ../nbs/07_cam.ipynb 5
 def split_model(model, # a foodcam model `nn.Sequential(body, GAPHead)`, or a `Learner` holding one
@@ -48,6 +49,13 @@ def plain(t): # a tensor, maybe one of fastai's subclasses (`TensorImage`...)
     "`t` as a plain `torch.Tensor` (fastai's subclasses carry types and dispatch the maths here does not want)"
     return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) else t
 
+def on_model(model, # a model or `Learner`
+             t: torch.Tensor, # an input batch
+            ) -> torch.Tensor:
+    "`t` on the device of `model`'s weights: these functions take images from anywhere (a CPU tensor, CUDA batches)"
+    p = next(model_of(model).parameters(), None)
+    return t if p is None else t.to(p.device)
+
 def class_index(cls, # None (predicted class), an int, or one index per image
                 logits: torch.Tensor, # (N, n_classes)
                ) -> torch.Tensor:
@@ -68,7 +76,7 @@ def cam(model, # a foodcam model or `Learner`
        ) -> tuple:
     "Class activation maps (N, h, w) for `cls` and the logits (N, n_classes), from one forward pass"
     if xb.dim() == 3: c, lg = cam(model, xb[None], cls, bf16); return c[0], lg[0]
-    model = model_of(model); body, fc = split_model(model)
+    model = model_of(model); body, fc = split_model(model); xb = on_model(model, xb)
     with evaluating(model), hook_output(body) as h, torch.no_grad(), autocast(xb.device, enabled=bf16):
         logits = model(xb)
     logits = plain(logits).float(); idx = class_index(cls, logits)
@@ -102,7 +110,7 @@ def show_cam(img: np.ndarray, # (H, W, 3) image in [0, 1]
             ):
     "Show `img` with a class activation map overlaid as a heatmap"
     if ax is None: _, ax = plt.subplots(figsize=(3, 3))
-    m = torch.as_tensor(np.asarray(plain(heat.detach()) if isinstance(heat, torch.Tensor) else heat, dtype=np.float32))
+    m = torch.as_tensor(np.asarray(plain(heat.detach().float().cpu()) if isinstance(heat, torch.Tensor) else heat, dtype=np.float32))
     m = upsample(m[None], img.shape[:2])[0].numpy()
     ax.imshow(img); ax.imshow(m, alpha=alpha, cmap=cmap, vmin=vmin, vmax=vmax); ax.axis('off')
     if title: ax.set_title(title, fontsize=8)
@@ -148,10 +156,10 @@ def channel_maps(model, # a foodcam model or `Learner`
                  n: int=16, # channels to return
                  most_active: bool=False, # the `n` most active channels instead of the first `n`
                 ) -> tuple:
-    "Channel indices and their pre-GAP maps (n, h, w) for one image"
+    "Channel indices and their pre-GAP maps (n, h, w) for one image, on the CPU"
     model = model_of(model); body, _ = split_model(model)
     if x.dim() == 3: x = x[None]
-    with evaluating(model), torch.no_grad(): a = body(x[:1]).float()[0]
+    with evaluating(model), torch.no_grad(): a = body(on_model(model, x[:1])).float()[0].cpu()
     idx = a.mean((1, 2)).argsort(descending=True)[:n] if most_active else torch.arange(min(n, len(a)))
     return idx, a[idx]
 

@@ -20,7 +20,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.vision.learner import default_split
-from .core import cache_dir, freed_memory_reused, autocast, IMAGE_EXTS
+from .core import cache_dir, freed_memory_reused, autocast, default_device, IMAGE_EXTS
 from .train import head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 
 # %% auto 0
@@ -186,10 +186,10 @@ class TensorDL(DataLoader):
 def cifar_dls(d: dict, # from `cifar_tensors`
               bs: int=1024, # batch size
               channels_last: bool=False, # channels-last batches
-              device=None, # torch device (CPU if None)
+              device=None, # torch device; `foodcam.core.default_device()` if None
              ) -> DataLoaders:
     "fastai `DataLoaders`: train (shuffled, drop_last) and test as validation"
-    kw = dict(vocab=d['classes'], channels_last=channels_last, device=device or torch.device('cpu'))
+    kw = dict(vocab=d['classes'], channels_last=channels_last, device=torch.device(device or default_device()))
     return DataLoaders(TensorDL(d['x_train'], d['y_train'], bs=bs, shuffle=True, drop_last=True, **kw),
                        TensorDL(d['x_test'], d['y_test'], bs=bs, **kw), device=kw['device'])
 

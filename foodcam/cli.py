@@ -10,9 +10,9 @@ from fastcore.script import call_parse, Param, store_true
 import foodcam
 
 # %% auto 0
-__all__ = ['COMMANDS', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes', 'scrape_cmd', 'clean_cmd',
-           'review_cmd', 'train_cmd', 'parse_csv', 'per_class', 'budget_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd',
-           'predict_cmd', 'export_cmd', 'app_cmd']
+__all__ = ['COMMANDS', 'DEVICE_HELP', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes',
+           'scrape_cmd', 'clean_cmd', 'review_cmd', 'train_cmd', 'parse_csv', 'per_class', 'budget_cmd', 'explain_cmd',
+           'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
 
 # %% ../nbs/12_cli.ipynb 5
 COMMANDS = {}
@@ -23,6 +23,13 @@ def command(name=None):
 
 class UserError(Exception):
     "An error the user can fix; the CLI prints its message and exits 1"
+
+DEVICE_HELP = 'where to run: auto (CUDA if torch sees a GPU, else the CPU), cpu, cuda or cuda:N; default $FOODCAM_DEVICE, else auto'
+
+def _on(device):
+    "Run this command on `device` (`foodcam.core.set_device`): a wrong choice stops it here, with a sentence"
+    from foodcam.core import set_device  # torch loads only for the commands that need it
+    set_device(device)
 
 # %% ../nbs/12_cli.ipynb 6
 @command('version')
@@ -118,8 +125,10 @@ def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
                weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
                arch: Param('timm backbone', str)='legacy_xception',
                strong: Param('stronger features: Xception + EfficientNet-Lite0, each on the photo and its mirror image (finds more; ~1.7x the extraction, once)', store_true)=False,
-               out: Param('folder for suspects.csv and suspects.png (default runs/<dataset name>)', str)=None):
+               out: Param('folder for suspects.csv and suspects.png (default runs/<dataset name>)', str)=None,
+               device: Param(DEVICE_HELP, str)=None):
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset; --apply fixes them (undoably)"
+    _on(device)
     from foodcam.suspects import find_suspects, apply_suspects, strong_features
     from foodcam.pipeline import default_run
     p = Path(dataset)
@@ -143,24 +152,27 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
               seed: Param('seed of the split and the training', int)=42,
               force: Param('train again even if the track is finished', store_true)=False,
               recipe: Param('run named recipes instead of a track: lab, effnet, fastai (comma-separated)', str)=None,
-              seeds: Param('with --recipe: seeds per recipe (mean +- std in the table)', int)=1):
+              seeds: Param('with --recipe: seeds per recipe (mean +- std in the table)', int)=1,
+              device: Param(DEVICE_HELP, str)=None):
     "Train one track (or named recipes) into a run folder: model, curves (PNG) and metrics (JSON); resumes finished stages"
-    if recipe: return _recipes(dataset, recipe, run, seeds, quick, seed)
+    _on(device)
+    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+    if recipe: return _recipes(dataset, recipe, run, seeds, quick, seed, weights)
     from foodcam.pipeline import train_track, TRACKS
     if track not in TRACKS: raise UserError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
-    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
     m = train_track(dataset, track, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, force=force)
     print(f"{track}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
 
 # %% ../nbs/12_cli.ipynb 18
-def _recipes(dataset, recipe, run, seeds, quick, seed):
+def _recipes(dataset, recipe, run, seeds, quick, seed, weights=None):
     "`foodcam train --recipe`: the experiment table of `foodcam.experiments` into the run folder"
     from foodcam.experiments import run_experiments, RECIPES
-    from foodcam.pipeline import prepare_run
+    from foodcam.pipeline import prepare_run, body_weights
     names = [r.strip() for r in recipe.split(',') if r.strip()]
     if bad := [r for r in names if r not in RECIPES]: raise UserError(f'unknown recipe(s) {", ".join(bad)}: choose from {", ".join(RECIPES)}')
     out = prepare_run(dataset, run, seed)
-    df = run_experiments(dataset, recipes=names, seeds=seeds, quick=quick, out=out, seed=seed)
+    kw = {r: body_weights(weights, r != 'effnet') for r in names}  # a file is an Xception's; 'random': no pretraining for any body
+    df = run_experiments(dataset, recipes=names, seeds=seeds, quick=quick, out=out, seed=seed, recipe_kw=kw)
     print(df.to_string()); print(f'table: {out/"experiments.csv"}')
 
 # %% ../nbs/12_cli.ipynb 19
@@ -191,8 +203,10 @@ def budget_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
                frontier: Param('also frontier.csv: a head on cached Xception + EfficientNet-Lite0 features, with augmented passes and mirror TTA', store_true)=False,
                cifar: Param('CIFAR model .pth: also transferability.csv/png, its body cut at each depth at 32px', str)=None,
                weights: Param('Xception weights file (.keras/.h5, .pth/.safetensors) of lab, fastai and the frontier; "random" for none', str)=None,
-               threads: Param('torch threads (the CPU clock counts every one)', int)=1):
+               threads: Param('torch threads (the CPU clock counts every one)', int)=1,
+               device: Param(DEVICE_HELP, str)=None):
     "Compare recipes at equal CPU budgets (not equal epochs) into a run folder: budget.csv and budget.png (--frontier, --cifar: more tables)"
+    _on(device)
     from foodcam.pipeline import budget_run
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
     files = budget_run(dataset, run, recipes=parse_csv(recipes, opt='--recipes'), n_per_class=parse_csv(n, per_class, '--n'), seconds=budget,
@@ -204,8 +218,10 @@ def budget_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
 @call_parse
 def explain_cmd(run: Param('run folder written by foodcam train', str),
                 track: Param('which model (default: the best finished one)', str)=None,
-                n_faith: Param('validation images for the faithfulness table', int)=16):
+                n_faith: Param('validation images for the faithfulness table', int)=16,
+                device: Param(DEVICE_HELP, str)=None):
     "CAM galleries (correct and wrong), top losses, confusion matrix, activation grid, faithfulness table"
+    _on(device)
     from foodcam.pipeline import explain_run
     for f in explain_run(run, track, n_faith=n_faith): print(f)
 
@@ -229,8 +245,10 @@ def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default
              arch: Param('timm backbone of the 256px tracks', str)='legacy_xception',
              epochs: Param('epochs of every track, for a smoke test (default: the budgets)', int)=None,
              size: Param('image side of the 256px tracks, for a smoke test (default 256)', int)=None,
-             ood: Param('folder of photos of none of the classes: measure the unknown detector on them (report section)', str)=None):
+             ood: Param('folder of photos of none of the classes: measure the unknown detector on them (report section)', str)=None,
+             device: Param(DEVICE_HELP, str)=None):
     "The whole job: (scrape) -> clean -> 32px tracks -> frozen Xception -> fine-tune -> explain -> report"
+    _on(device)
     from foodcam.pipeline import demo
     if ood and not Path(ood).is_dir(): raise UserError(f'no folder {ood}: --ood takes a folder of photos of none of the classes')
     demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size, ood=ood)
@@ -243,9 +261,11 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
                 out: Param('output table, .csv or .json', str)='predictions.csv',
                 cam: Param('folder for one CAM overlay PNG per image', str)=None,
                 topk: Param('classes in the top-k column', int)=3,
-                bs: Param('images per batch', int)=32,
-                track: Param('run folders: which model (default: the best finished one)', str)=None):
+                bs: Param('images per batch (default 32 on a CPU, 256 on a GPU)', int)=None,
+                track: Param('run folders: which model (default: the best finished one)', str)=None,
+                device: Param(DEVICE_HELP, str)=None):
     "Label photos with a trained model: a CSV/JSON row per photo (label, probability, top-k, unknown, error)"
+    _on(device)
     from foodcam.predict import load_classifier, expand_inputs, predictions_table, write_table, cam_overlay
     from foodcam.train import interactive
     if Path(out).suffix.lower() not in ('.csv', '.json'): raise UserError(f'--out {out}: use a .csv or .json file name')
@@ -269,11 +289,14 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
 def export_cmd(run: Param('run folder written by foodcam train', str),
                out: Param('destination .safetensors (its JSON metadata is written beside it)', str),
                onnx: Param('also write the model as ONNX (logits, CAMs and features)', store_true)=False,
-               track: Param('which model (default: the best finished one)', str)=None):
-    "Export a run's model as one portable file: safetensors weights + JSON metadata (and ONNX)"
+               pkl: Param("also write a fastai learn.export() file (.pkl, for load_learner; needs the run's dataset)", store_true)=False,
+               track: Param('which model (default: the best finished one)', str)=None,
+               device: Param(DEVICE_HELP, str)=None):
+    "Export a run's model as one portable file: safetensors weights + JSON metadata (and ONNX, a fastai .pkl), made on the CPU"
+    _on(device)
     from foodcam.predict import export_classifier
     if not (Path(run)/'run.json').exists(): raise UserError(f'{run} is not a foodcam run folder (no run.json): run `foodcam train DATASET` first')
-    for f in export_classifier(run, out, track, onnx=onnx): print(f)
+    for f in export_classifier(run, out, track, onnx=onnx, pkl=pkl): print(f)
 
 
 # %% ../nbs/12_cli.ipynb 28
@@ -282,8 +305,10 @@ def export_cmd(run: Param('run folder written by foodcam train', str),
 def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),
             port: Param('port of the local web page', int)=7860,
             host: Param('address to listen on (0.0.0.0 to share on the network)', str)='127.0.0.1',
-            track: Param('run folders: which model (default: the best finished one)', str)=None):
+            track: Param('run folders: which model (default: the best finished one)', str)=None,
+            device: Param(DEVICE_HELP, str)=None):
     "Serve a local web page: drop a photo, see its label, probabilities, unknown flag and CAM"
+    _on(device)
     from foodcam.app import serve
     serve(model, host=host, port=port, track=track)
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 import os, platform, socket, contextlib
 from pathlib import Path
 import torch
+from fastcore.basics import AttrDict
+from fastai.torch_core import defaults, num_distrib
 from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
 
 # %% auto 0
-__all__ = ['TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'FT_LR_DIV', 'CIFAR10_EPOCHS', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir',
-           'cache_dir', 'cpu_flags', 'bf16_supported', 'default_device', 'use_bf16', 'autocast', 'offline', 'online',
-           'atomic_path', 'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
+__all__ = ['DEVICES', 'TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'FT_LR_DIV', 'CIFAR10_EPOCHS', 'IMAGE_FORMATS', 'IMAGE_EXTS',
+           'data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'parse_device', 'set_device', 'default_device',
+           'use_bf16', 'amp_dtype', 'autocast', 'loader_workers', 'device_profile', 'offline', 'online', 'atomic_path',
+           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -49,28 +52,86 @@ def bf16_supported(device=None, # a torch device or string; `default_device()` i
     return bool(cpu_flags() & {'avx512_bf16', 'amx_bf16'})
 
 # %% ../nbs/00_core.ipynb 13
+DEVICES = "auto (CUDA if torch sees a GPU, else the CPU), cpu, cuda or cuda:N"  # what `--device` takes
+_device = None  # the device `set_device` chose for this process; None: `parse_device()` decides
+
+def _no_cuda_reason() -> str:
+    if torch.version.cuda is None: return f'this torch ({torch.__version__}) is a CPU-only build'
+    return f'torch {torch.__version__} (CUDA {torch.version.cuda}) finds no GPU or driver here'
+
+def parse_device(spec=None, # 'auto', 'cpu', 'cuda', 'cuda:N' or a torch device; `$FOODCAM_DEVICE` (else 'auto') if None
+                ) -> torch.device:
+    "The torch device `spec` names, checked against this machine: a `ValueError` that says what to do instead of a CUDA traceback"
+    src = 'FOODCAM_DEVICE' if spec is None and os.environ.get('FOODCAM_DEVICE') else '--device'
+    s = str(os.environ.get('FOODCAM_DEVICE') or 'auto' if spec is None else spec).strip().lower()
+    if s == 'auto':  # under torchrun each process takes the GPU of its local rank
+        s = f"cuda:{os.environ.get('LOCAL_RANK', torch.cuda.current_device())}" if torch.cuda.is_available() else 'cpu'
+    try: dev = torch.device(s)
+    except RuntimeError: dev = None
+    if dev is None or dev.type not in ('cpu', 'cuda'): raise ValueError(f'{src} {s!r}: use {DEVICES}')
+    if dev.type == 'cpu': return torch.device('cpu')
+    if not torch.cuda.is_available(): raise ValueError(f'{src} {s}: {_no_cuda_reason()}; use --device cpu (or auto, which picks the CPU here)')
+    n = torch.cuda.device_count(); i = torch.cuda.current_device() if dev.index is None else dev.index
+    if i >= n: raise ValueError(f'{src} {s}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n-1}')
+    return torch.device('cuda', i)
+
+def set_device(spec=None, # anything `parse_device` takes
+              ) -> torch.device:
+    "Choose foodcam's device for this process: `default_device()` returns it and fastai's `DataLoaders` follow it"
+    global _device
+    _device = parse_device(spec)
+    defaults.use_cuda = _device.type == 'cuda'  # fastai's own default: the CPU when the user chose it (not MPS, not CUDA)
+    if _device.type == 'cuda': torch.cuda.set_device(_device)
+    return _device
+
 def default_device() -> torch.device:
-    "CUDA where present, else the CPU (MPS is left out: bf16 autocast and some ops are not reliable there)"
-    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    "The device `set_device` chose; else `$FOODCAM_DEVICE`; else CUDA where present, else the CPU (MPS is left out: bf16 autocast and some ops are not reliable there)"
+    return _device if _device is not None else parse_device()
 
 # %% ../nbs/00_core.ipynb 14
 def use_bf16(device=None, # a torch device or string; `default_device()` if None
             ) -> bool:
     "Should foodcam autocast to bf16 on `device`? Yes where supported, unless `FOODCAM_PRECISION=fp32`"
-    if os.environ.get('FOODCAM_PRECISION', '').lower() in ('fp32', 'float32', '32'): return False
+    if _fp32_asked(): return False
     return bf16_supported(device)
 
+def _fp32_asked() -> bool: return os.environ.get('FOODCAM_PRECISION', '').lower() in ('fp32', 'float32', '32')
+
 # %% ../nbs/00_core.ipynb 15
-def autocast(device=None, # a torch device or string; `default_device()` if None
-             enabled: bool|None=None, # force on/off; `use_bf16(device)` if None
-            ):
-    "A bf16 `torch.autocast` context for `device`, or a no-op where bf16 is not worth it"
+def amp_dtype(device=None, # a torch device or string; `default_device()` if None
+              enabled: bool|None=None, # force low precision on or off; automatic if None
+             ) -> torch.dtype|None:
+    "The autocast dtype on `device`: bf16 where it runs natively, fp16 on a GPU without bf16, None (fp32) on other CPUs or with `FOODCAM_PRECISION=fp32`"
     device = torch.device(device or default_device())
-    if enabled is None: enabled = use_bf16(device)
-    if not enabled: return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    if enabled is None: enabled = not _fp32_asked() and (device.type == 'cuda' or bf16_supported(device))
+    if not enabled: return None
+    return torch.float16 if device.type == 'cuda' and not torch.cuda.is_bf16_supported() else torch.bfloat16
+
+def autocast(device=None, # a torch device or string; `default_device()` if None
+             enabled: bool|None=None, # force on/off; automatic (`amp_dtype`) if None
+            ):
+    "A `torch.autocast` context in `amp_dtype(device)`, or a no-op where low precision is not worth it"
+    device = torch.device(device or default_device()); dt = amp_dtype(device, enabled)
+    return contextlib.nullcontext() if dt is None else torch.autocast(device.type, dtype=dt)
 
 # %% ../nbs/00_core.ipynb 18
+def loader_workers(device=None, # a torch device or string; `default_device()` if None
+                  ) -> int:
+    "DataLoader worker processes on `device`: none on a CPU (decoding in the training process measured fastest with 2 cores); on CUDA the cores less one, shared by the processes of a data-parallel run, at most 16"
+    if torch.device(device or default_device()).type != 'cuda': return 0
+    return max(1, min(16, ((os.cpu_count() or 2) - 1) // max(1, num_distrib())))
+
+def device_profile(device=None, # a torch device or string; `default_device()` if None
+                  ) -> AttrDict:
+    "What foodcam does differently on `device`: mixed precision, memory layout, loader workers, inference batches, budget clock"
+    device = torch.device(device or default_device())
+    if device.type != 'cuda':
+        return AttrDict(device=device, amp=None, channels_last=False, num_workers=0, pin_memory=False, extract_bs=None, predict_bs=32, clock='cpu')
+    amp = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(amp_dtype(device))  # None with FOODCAM_PRECISION=fp32
+    return AttrDict(device=device, amp=amp, channels_last=True,
+                    num_workers=loader_workers(device), pin_memory=True, extract_bs=256, predict_bs=256, clock='wall')
+
+# %% ../nbs/00_core.ipynb 21
 TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
 BUDGETS = {  # track -> (epochs, quick epochs)
     'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 3)}
@@ -78,11 +139,11 @@ QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick`
 FT_LR_DIV = (20, 10)  # (full, quick): fine-tuning's top rate is the head's rate divided by this (`foodcam.transfer.finetune_lrs`)
 CIFAR10_EPOCHS = (3, 1)  # (epochs, quick epochs) of the CIFAR-10 model `cifar32` trains when it is given CIFAR-10 data (see `foodcam.pipeline`)
 
-# %% ../nbs/00_core.ipynb 21
+# %% ../nbs/00_core.ipynb 24
 IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}
 IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
 
-# %% ../nbs/00_core.ipynb 24
+# %% ../nbs/00_core.ipynb 27
 def offline() -> bool:
     "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
     return bool(os.environ.get('FOODCAM_OFFLINE'))
@@ -94,7 +155,7 @@ def online(host: str='duckduckgo.com', # host to reach
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 
-# %% ../nbs/00_core.ipynb 27
+# %% ../nbs/00_core.ipynb 30
 @contextlib.contextmanager
 def atomic_path(dest, # the file to create or replace
                ):
@@ -116,7 +177,7 @@ def atomic_write(dest, # the file to create or replace
         if fsync: f.flush(); os.fsync(f.fileno())
     return Path(dest)
 
-# %% ../nbs/00_core.ipynb 30
+# %% ../nbs/00_core.ipynb 33
 def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the kept memory is returned to the OS
                        mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
                        top_pad: int=1 << 30, # bytes the heap grows by at a time

@@ -14,7 +14,7 @@ from fastcore.basics import store_attr
 from functools import partial
 from fastai.vision.all import (PILImage, TensorImage, DataBlock, TransformBlock, IntToFloatTensor, CategoryBlock, DataLoaders, RandTransform,
                                Resize, RandomCrop, Brightness, Contrast, Rotate, aug_transforms, parent_label)
-from .core import cache_dir, atomic_write, IMAGE_EXTS
+from .core import cache_dir, atomic_write, device_profile, IMAGE_EXTS
 
 # %% auto 0
 __all__ = ['MAX_PIXELS', 'MIN_SIDE', 'REASONS', 'AUGS', 'to_rgb', 'ImageTooBig', 'open_bounded', 'load_rgb', 'FoodImage',
@@ -248,12 +248,14 @@ def food_dls(path, # dataset folder: one sub-folder of images per class
              valid_pct: float=0.2, # fraction of each class for validation
              aug: str|None='fastai', # augmentation preset: 'fastai', None or 'effnet'
              presize: int|None=None, # item resize before batch augmentation; 1.25*size if None
-             num_workers: int=0, # DataLoader worker processes
-             device=None, # torch device; fastai's default (CUDA if available) if None
+             num_workers: int|None=None, # DataLoader worker processes; the device profile's if None (none on a CPU)
+             device=None, # torch device; `foodcam.core.default_device()` if None
              **kwargs, # passed to `DataBlock.dataloaders`
             ) -> DataLoaders:
-    "fastai `DataLoaders` for a foodcam dataset folder"
-    return food_block(size, seed, valid_pct, aug, presize).dataloaders(Path(path), bs=bs, num_workers=num_workers, device=device, **kwargs)
+    "fastai `DataLoaders` for a foodcam dataset folder, on the chosen device with its loader settings (`device_profile`)"
+    p = device_profile(device)
+    kwargs = dict(num_workers=p.num_workers if num_workers is None else num_workers, pin_memory=p.pin_memory, **kwargs)
+    return food_block(size, seed, valid_pct, aug, presize).dataloaders(Path(path), bs=bs, device=p.device, **kwargs)
 
 # %% ../nbs/02_data.ipynb 34
 def food_test_dl(dls, # the `DataLoaders` a model was trained with

@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_distributed.ipynb 2
 from __future__ import annotations
-import datetime, json, os, sys, contextlib
+import datetime, json, sys, contextlib
 import numpy as np
 from pathlib import Path
 import torch
@@ -14,18 +14,17 @@ from fastcore.script import anno_parser
 from fastai.learner import Learner, defaults
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
-from fastai.callback.fp16 import MixedPrecision
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib
 from accelerate.utils import DistributedDataParallelKwargs
-from .core import bf16_supported
-from .train import BF16, EpochCurves, write_json
+from .core import default_device, set_device
+from .train import EpochCurves, write_json
 from .transfer import extract_features
 from .pipeline import train_track
 
 # %% auto 0
-__all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'cuda_settings', 'GPUReady', 'init_distributed', 'distributed',
-           'train_distributed', 'main', 'stream_features']
+__all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'init_distributed', 'distributed', 'train_distributed', 'main',
+           'stream_features']
 
 # %% ../nbs/17_distributed.ipynb 5
 class AnyDeviceDL(DistributedDL):
@@ -46,7 +45,7 @@ class DDPTrainer(DistributedTrainer):
     def __init__(self, sync_bn: bool=False, # SyncBatchNorm (CUDA only; foodcam's transfer tracks freeze BN statistics anyway)
                  **kwargs): # passed to Accelerate's `Accelerator`
         kwargs.setdefault('kwargs_handlers', [DistributedDataParallelKwargs(find_unused_parameters=True)])  # see (4) above
-        super().__init__(sync_bn, cpu=not torch.cuda.is_available(), **kwargs)
+        super().__init__(sync_bn, cpu=default_device().type != 'cuda', **kwargs)
     def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else AnyDeviceDL(dl, device=self.dls.device)
 
 # %% ../nbs/17_distributed.ipynb 12
@@ -60,34 +59,13 @@ class ReduceCurves(Callback):
             torch.distributed.all_reduce(t)
             ec.acc = {True: t[0:3].tolist(), False: t[3:6].tolist()}; ec.n_img = t[6].item()
 
-# %% ../nbs/17_distributed.ipynb 14
-def cuda_settings(device, # a torch device or string
-                 ) -> dict:
-    "What `GPUReady` changes on `device`: nothing on a CPU; on CUDA fastai's `MixedPrecision` (bf16 where supported, else fp16), channels-last, loader workers, pinned memory"
-    device = torch.device(device)
-    if device.type != 'cuda': return {}
-    return dict(amp_mode='bf16' if bf16_supported(device) else 'fp16', channels_last=True,
-                num_workers=min(8, max(1, (os.cpu_count() or 2) // max(1, num_distrib()))), pin_memory=True)
-
-class GPUReady(Callback):
-    "On CUDA: fastai's `MixedPrecision` instead of foodcam's CPU `BF16` autocast, a channels-last model, loader workers and pinned memory; nothing on CPU"
-    def after_create(self):
-        s = cuda_settings(getattr(self.dls, 'device', None) or 'cpu')
-        if not s: return
-        self.learn.remove_cbs([cb for cb in self.learn.cbs if isinstance(cb, BF16)])
-        self.learn.add_cb(MixedPrecision(s['amp_mode']))
-        self.learn.model = self.learn.model.to(memory_format=torch.channels_last)
-        for dl in self.dls.loaders:  # fastai loaders over image files; in-memory tensor loaders (CIFAR) need no workers
-            if hasattr(dl, 'fake_l') and hasattr(dl, 'dataset') and hasattr(dl.dataset, 'items'):
-                dl.fake_l.num_workers, dl.fake_l.pin_memory = s['num_workers'], s['pin_memory']
-
-# %% ../nbs/17_distributed.ipynb 17
+# %% ../nbs/17_distributed.ipynb 15
 def init_distributed(timeout_min: int=180, # how long a rank may wait at a barrier (rank 0 extracts features alone)
                     ) -> bool:
     "Join the process group of a `torchrun`/`accelerate launch` run through Accelerate (gloo on CPU, NCCL on CUDA); False when not launched so"
     if num_distrib() <= 1: return False
     from accelerate import PartialState  # only in a launched run: Accelerate starts the process group
-    PartialState(cpu=not torch.cuda.is_available(), timeout=datetime.timedelta(minutes=timeout_min))
+    PartialState(cpu=default_device().type != 'cuda', timeout=datetime.timedelta(minutes=timeout_min))
     return torch.distributed.is_initialized()
 
 class _DDPTrainerSyncBN(DDPTrainer):
@@ -96,16 +74,15 @@ class _DDPTrainerSyncBN(DDPTrainer):
 @contextlib.contextmanager
 def distributed(sync_bn: bool=False, # SyncBatchNorm in the DDP model (CUDA only)
                ):
-    "Every `Learner` created inside trains data-parallel over the launched processes (fastai's `DistributedTrainer`) and is `GPUReady`; yields the number of processes"
-    old = defaults.callbacks
-    cbs = [*old, GPUReady]
+    "Every `Learner` created inside trains data-parallel over the launched processes (fastai's `DistributedTrainer`); yields the number of processes"
+    old = cbs = defaults.callbacks
     if init_distributed():
         cbs = [c for c in cbs if not (rank_distrib() and c is ProgressCallback)] + [ReduceCurves, _DDPTrainerSyncBN if sync_bn else DDPTrainer]
     defaults.callbacks = cbs
     try: yield max(1, num_distrib())
     finally: defaults.callbacks = old
 
-# %% ../nbs/17_distributed.ipynb 21
+# %% ../nbs/17_distributed.ipynb 19
 def train_distributed(data: str, # dataset folder: one sub-folder of images per class
                       tracks: str='scratch32', # comma-separated tracks: scratch32, cifar32, frozen, finetune
                       run_dir: str=None, # run folder; `runs/<dataset name>` if None
@@ -118,9 +95,10 @@ def train_distributed(data: str, # dataset folder: one sub-folder of images per 
                       force: bool=False, # train again even if finished
                       size: int=None, # image side; 32 or 256 by track if None
                       sync_bn: bool=False, # SyncBatchNorm (CUDA only)
+                      device: str=None, # auto (each process the GPU of its local rank, else the CPU: gloo) or cpu; $FOODCAM_DEVICE if None
                      ) -> dict:
     "Train `tracks` data-parallel over the launched processes (`torchrun --nproc_per_node N -m foodcam.distributed DATA`); rank 0 writes the run folder"
-    res = {}
+    res = {}; set_device(device)
     with distributed(sync_bn):
         for t in str(tracks).split(','):
             res[t] = train_track(data, t.strip(), run_dir, epochs=epochs, quick=quick, seed=seed, arch=arch, weights=weights, cifar=cifar, force=force, size=size)
@@ -130,12 +108,13 @@ def main():
     "`python -m foodcam.distributed DATA [--tracks ...]`, under `torchrun` or `accelerate launch`"
     args = anno_parser(train_distributed).parse_args().__dict__
     for k in ('pdb', 'xtra'): args.pop(k, None)
-    train_distributed(**args)
+    try: train_distributed(**args)
+    except (ValueError, FileNotFoundError) as e: sys.exit(f'foodcam.distributed: {e}')  # a sentence, not a traceback per rank
 
-# %% ../nbs/17_distributed.ipynb 22
+# %% ../nbs/17_distributed.ipynb 20
 if __name__ == '__main__' and Path(sys.argv[0]).stem == 'distributed': main()  # `python -m foodcam.distributed`, not the notebook
 
-# %% ../nbs/17_distributed.ipynb 28
+# %% ../nbs/17_distributed.ipynb 26
 class _Part:
     "Items `a:b` of an indexable dataset"
     def __init__(self, ds, a: int, b: int): store_attr()

@@ -9,7 +9,7 @@ from fastai.callback.hook import Hook
 from fastprogress.fastprogress import progress_bar
 from torchvision.transforms.functional import gaussian_blur, resize
 from skimage.segmentation import slic
-from .cam import cam, split_model, class_index, evaluating, upsample, model_of, plain, save_fig, image_grid
+from .cam import cam, split_model, class_index, evaluating, upsample, model_of, plain, on_model, save_fig, image_grid
 
 # %% auto 0
 __all__ = ['gradcam', 'last_conv', 'saliency', 'smoothgrad', 'weighted_ridge', 'lime', 'lime_maps', 'visualize_filters',
@@ -20,7 +20,7 @@ def _score_grad(model, xb, target, cls=None):
     "Run `model` on `xb`; return logits, class indices and d(class score)/d(`target(x)`) where `target` gives the tensor"
     model = model_of(model)
     with evaluating(model), torch.enable_grad():
-        x = plain(xb).detach().clone().requires_grad_()
+        x = on_model(model, plain(xb)).detach().clone().requires_grad_()
         logits, t = target(model, x)
         logits = plain(logits).float(); idx = class_index(cls, logits)
         g, = torch.autograd.grad(logits.gather(1, idx[:, None]).sum(), t)
@@ -64,6 +64,7 @@ def smoothgrad(model, # a model or `Learner`
                progress: bool=True, # show a progress bar
               ) -> torch.Tensor:
     "SmoothGrad: saliency averaged over `n` noisy copies, (N, H, W)"
+    xb = on_model(model, plain(xb))
     if cls is None:
         with evaluating(model_of(model)), torch.no_grad(): cls = model_of(model)(xb).argmax(1)
     gen = torch.Generator().manual_seed(seed)
@@ -101,7 +102,7 @@ def lime(model, # a model or `Learner`
          progress: bool=True, # show a progress bar
         ) -> dict:
     "LIME: superpixel importances (`weights`), `segments`, and the importance `map` (H, W)"
-    model = model_of(model); x = plain(x).detach()
+    model = model_of(model); x = on_model(model, plain(x)).detach()
     if segments is None:
         im = x.float().permute(1, 2, 0).cpu().numpy(); im = (im - im.min()) / (im.max() - im.min() + 1e-8)
         segments = slic(im, n_segments=n_segments, compactness=10, start_label=0)
@@ -198,7 +199,7 @@ def deep_dream(model, # a model or `Learner`
               ) -> tuple:
     "The dreamed image (3, H, W) and the objective (mean squared activation of `layer`) per step"
     model = model_of(model); gen = torch.Generator().manual_seed(seed)
-    base = plain(x).detach()[None].float(); H, W = base.shape[-2:]
+    base = on_model(model, plain(x)).detach()[None].float(); H, W = base.shape[-2:]
     sizes = [(max(8, round(H / octave_scale ** k)), max(8, round(W / octave_scale ** k))) for k in reversed(range(octaves))]
     detail, hist = torch.zeros_like(resize(base, list(sizes[0]), antialias=True)), []
     pb = progress_bar(range(len(sizes) * steps), display=progress, leave=False); it = iter(pb)
@@ -228,7 +229,7 @@ def deletion_insertion(model, # a model or `Learner`
                        seed: int=0, # tie-breaking seed
                       ) -> dict:
     "Deletion and insertion AUC per image (and the curves (N, steps+1))"
-    model = model_of(model); xb = plain(xb).detach(); N, _, H, W = xb.shape
+    model = model_of(model); xb = on_model(model, plain(xb)).detach(); N, _, H, W = xb.shape
     with evaluating(model), torch.no_grad():
         idx = class_index(cls, plain(model(xb)).float())
         gen = torch.Generator().manual_seed(seed)
@@ -280,7 +281,7 @@ def faithfulness(model, # a model or `Learner`
                  **kwargs, # passed to `deletion_insertion`
                 ) -> pd.DataFrame:
     "Mean deletion AUC (lower is better) and insertion AUC (higher is better) per method"
-    model = model_of(model); xb = plain(xb).detach(); methods = methods or default_methods(model)
+    model = model_of(model); xb = on_model(model, plain(xb)).detach(); methods = methods or default_methods(model)
     with evaluating(model), torch.no_grad(): cls = plain(model(xb)).argmax(1)
     res = {name: deletion_insertion(model, xb, methods[name](model, xb, cls), cls, steps=steps, **kwargs)
            for name in progress_bar(list(methods), display=progress, leave=False)}

@@ -8,7 +8,7 @@ import tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import autocast, cache_dir, IMAGE_EXTS
+from .core import autocast, cache_dir, device_profile, IMAGE_EXTS
 from .transfer import features_key, weights_id, cached_features
 
 # %% auto 0
@@ -189,7 +189,7 @@ def learner_outputs(learn, # a learner holding a foodcam classifier
                     cache: bool=True, # read/write `cache_dir('features')`
                    ) -> tuple:
     "(features, logits) of `items` under `learn`'s validation transforms, cached on disk"
-    dl = learn.dls.test_dl(list(items))
+    dl = learn.dls.test_dl(list(items), **({'bs': b} if (b := device_profile(learn.dls.device).extract_bs) else {}))
     key = features_key(learn, dl, view) if cache and hasattr(learn, 'arch') else None
     fn = cache_dir('features')/f'outputs-{learn.arch}-{view}-{key}-{weights_id(learn.model[1])[:8]}.pt' if key else None
     if fn is not None and fn.exists(): d = torch.load(fn, weights_only=True); return d['f'], d['l']

@@ -30,8 +30,8 @@ from .report import build_report
 __all__ = ['TRACK_FNS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'log_stage',
            'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen', 'track_finetune',
            'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'explain_run', 'plot_unknown',
-           'check_unknown', 'budget_plan', 'budget_ladder', 'budget_points', 'frontier_table', 'transferability',
-           'budget_run', 'report_runs', 'demo']
+           'check_unknown', 'budget_plan', 'budget_ladder', 'body_weights', 'budget_points', 'frontier_table',
+           'transferability', 'budget_run', 'report_runs', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
 def check_dataset(data) -> dict:
@@ -336,7 +336,7 @@ def budget_ladder(seconds: float, # the budget of each run
     "The budgets `budget.csv` has a column for: 1, 2, 5, 10 ... CPU-minutes below `seconds`, then `seconds`"
     return [b for b in (60, 120, 300, 600, 1200, 1800, 3600) if b < seconds] + [seconds]
 
-def _budget_weights(weights, xception: bool) -> dict:
+def body_weights(weights, xception: bool) -> dict:
     "Body arguments from `weights`: a file is an Xception's, for Xception bodies only; 'random' (no pretraining) is for every body"
     if weights is None: return {}
     if str(weights) == 'random': return dict(pretrained=False)
@@ -351,7 +351,7 @@ def budget_points(data, # dataset folder
                   **kwargs, # passed to `run_budget` (seconds, eval_at, seeds, seed, size, bs, log)
                  ) -> pd.DataFrame:
     "`run_budget` at each data budget with `budget_plan`'s epochs; the points of all runs"
-    def kw(n, r): return {**budget_plan(n)[r], **_budget_weights(weights, r in ('lab', 'fastai')), **(recipe_kw or {}).get(r, {})}
+    def kw(n, r): return {**budget_plan(n)[r], **body_weights(weights, r in ('lab', 'fastai')), **(recipe_kw or {}).get(r, {})}
     return pd.concat([run_budget(data, recipes, n_per_class=n, recipe_kw={r: kw(n, r) for r in recipes}, **kwargs) for n in n_per_class],
                      ignore_index=True)
 
@@ -365,7 +365,7 @@ def frontier_table(data, # dataset folder
                    **kwargs, # passed to `body_features` (size, bs, split_seed)
                   ) -> pd.DataFrame:
     "`foodcam.budget.frontier` at each data budget, on the cached features of `bodies`"
-    fs = {k: body_features(data, a, k_aug=0 if i else k_aug, **_budget_weights(weights, i == 0), **kwargs)
+    fs = {k: body_features(data, a, k_aug=0 if i else k_aug, **body_weights(weights, i == 0), **kwargs)
           for i, (k, a) in enumerate((bodies or FRONTIER_BODIES).items())}
     return pd.concat([frontier(fs, n, seeds=seeds, epochs=epochs) for n in n_per_class], ignore_index=True)
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_predict.ipynb 2
 from __future__ import annotations
-import json, urllib.request, warnings
+import copy, json, urllib.request, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from fastcore.basics import store_attr, AttrDict, patch
 from fastprogress.fastprogress import progress_bar
 import foodcam
-from .core import default_device, use_bf16, autocast, IMAGE_EXTS, TRACKS
+from .core import default_device, device_profile, use_bf16, autocast, IMAGE_EXTS, TRACKS
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
@@ -28,8 +28,8 @@ from .cifar import cifar_net, cifar_arch_args, load_cifar
 # %% auto 0
 __all__ = ['LOADERS', 'FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'run_learner',
            'split_outputs', 'fit_run_unknown', 'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier',
-           'from_learner', 'load_learner_safe', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session',
-           'cam_overlay', 'predictions_table', 'write_table', 'expand_inputs']
+           'from_learner', 'load_learner_safe', 'export_learner', 'export_classifier', 'ExportModule', 'export_onnx',
+           'onnx_session', 'cam_overlay', 'predictions_table', 'write_table', 'expand_inputs']
 
 # %% ../nbs/14_predict.ipynb 5
 def open_image(item, # a file path, URL, bytes, PIL image or HxWx3 array (uint8, or float in 0..1)
@@ -70,6 +70,7 @@ class Classifier:
         self.device = torch.device(device or default_device())
         self.bf16 = use_bf16(self.device) if bf16 is None else bf16
         self.model = model.eval().to(self.device)
+        self.fmt = torch.channels_last if device_profile(self.device).channels_last else torch.contiguous_format  # a GPU's layout
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
     def __repr__(self): return f"Classifier({self.meta.get('arch', '?')}, {len(self.classes)} classes {self.classes}, {self.size}px, unknown={self.unknown})"
@@ -78,7 +79,7 @@ class Classifier:
                 cams: bool=False, # also the CAM of each image's predicted class
                ) -> tuple:
         "(logits, pooled features, CAMs (N, h, w) or None), all float32 on the CPU"
-        xb = ((xb.to(self.device) - self.mean) / self.std)
+        xb = ((xb.to(self.device) - self.mean) / self.std).contiguous(memory_format=self.fmt)
         body, head = self.model[0], self.model[1]
         with torch.inference_mode():
             with autocast(self.device, self.bf16): maps = body(xb); f = head[1](head[0](maps)); logits = head.fc(f)
@@ -95,26 +96,34 @@ def _pred(c, lg, f, cm, i):
                     unknown=bool(unk > c.unknown.threshold) if unk is not None else None, unknown_score=unk,
                     cam=cm[i].numpy() if cm is not None else None, error=None)
 
-def _err(e): return AttrDict(label=None, probability=None, probs={}, unknown=None, unknown_score=None, cam=None, error=f'{type(e).__name__}: {e}')
+def _err(msg): return AttrDict(label=None, probability=None, probs={}, unknown=None, unknown_score=None, cam=None, error=msg)
+
+class _Images(torch.utils.data.Dataset):
+    "Items as (3, size, size) tensors, decoded where the DataLoader puts the work; an unreadable one gives zeros and its error"
+    def __init__(self, items, size): store_attr('items,size')  # named: torch's `Dataset` has `__slots__`, which `store_attr()` would store instead
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i):
+        try: return image_tensor(self.items[i], self.size), ''
+        except Exception as e: return torch.zeros(3, self.size, self.size), f'{type(e).__name__}: {e}'
 
 @patch
 def predict_batch(self: Classifier,
                   items, # paths, URLs, PIL images or arrays
-                  bs: int=32, # images per forward pass
+                  bs: int|None=None, # images per forward pass; the device profile's (32 on a CPU, 256 on a GPU) if None
                   cam: bool=False, # also return each image's CAM (predicted class)
                   progress: bool=False, # show a progress bar
+                  num_workers: int|None=None, # decoding processes; the device profile's (none on a CPU) if None
                  ) -> list:
     "One prediction per item, in order; unreadable items get `error` set"
-    items = list(items); out = [None] * len(items)
-    starts = range(0, len(items), bs)
-    for s in (progress_bar(starts, leave=False) if progress else starts):  # fastprogress writes a bar character even with display=False
-        xs, idx = [], []
-        for i in range(s, min(s + bs, len(items))):
-            try: xs.append(image_tensor(items[i], self.size)); idx.append(i)
-            except Exception as e: out[i] = _err(e)
-        if not xs: continue
-        lg, f, cm = self.forward(torch.stack(xs), cam)
-        for j, i in enumerate(idx): out[i] = _pred(self, lg, f, cm, j)
+    items, p = list(items), device_profile(self.device); bs = bs or p.predict_bs
+    nw = (p.num_workers if num_workers is None else num_workers) if len(items) > bs else 0  # one batch: no processes to start
+    dl = torch.utils.data.DataLoader(_Images(items, self.size), batch_size=bs, num_workers=nw, pin_memory=p.pin_memory)
+    out = []
+    for xb, errs in (progress_bar(dl, leave=False) if progress else dl):  # fastprogress writes a bar character even with display=False
+        ok = [j for j, e in enumerate(errs) if not e]
+        lg, f, cm = self.forward(xb[ok], cam) if ok else (None, None, None)
+        k = iter(range(len(ok)))
+        out += [_err(e) if e else _pred(self, lg, f, cm, next(k)) for e in errs]
     return out
 
 @patch
@@ -298,14 +307,28 @@ def load_learner_safe(fname, # a file written by `learn.export()`
     from fastai.learner import load_learner
     with warnings.catch_warnings(): warnings.simplefilter('ignore'); return load_learner(fname, cpu=cpu)
 
-# %% ../nbs/14_predict.ipynb 30
+def export_learner(learn: Learner, # a trained learner, on any device
+                   fname, # the `.pkl` to write
+                  ) -> Path:
+    "fastai's `learn.export(fname)` from the CPU: the file loads with `load_learner` on a machine without a GPU; `learn` is left as it was"
+    from fastai.callback.fp16 import MixedPrecision
+    dev, amp = learn.dls.device, [cb for cb in learn.cbs if isinstance(cb, MixedPrecision)]  # CUDA-only: not in a CPU file
+    learn.remove_cbs(amp); learn.model.cpu(); learn.dls.cpu()
+    try:
+        with warnings.catch_warnings(): warnings.simplefilter('ignore'); learn.export(Path(fname).absolute())
+    finally:
+        learn.add_cbs(amp); learn.model.to(dev); learn.dls.to(device=dev)
+    return Path(fname)
+
+# %% ../nbs/14_predict.ipynb 32
 def export_classifier(run, # run folder
                       out, # destination `.safetensors`
                       track: str|None=None, # which model; the best finished one if None
                       onnx: bool=False, # also write `<out>.onnx`
                       method: str=DEFAULT_METHOD, # unknown score, if it has to be fitted
+                      pkl: bool=False, # also write `<out>.pkl`, a fastai `learn.export()` (needs the run's dataset)
                      ) -> list:
-    "Export a run's model as safetensors + JSON (and ONNX); returns the files written"
+    "Export a run's model as safetensors + JSON (and ONNX, a fastai `.pkl`), all from CPU copies; returns the files written"
     run = Path(run); track = run_track(run, track)
     if not (run/f'{track}_unknown.safetensors').exists():
         try: fit_run_unknown(run, track, method)
@@ -313,14 +336,15 @@ def export_classifier(run, # run folder
     clf = load_run(run, track, device='cpu', bf16=False)
     out = save_classifier(clf, out); files = [out, out.with_suffix('.json')]
     if onnx: files.append(export_onnx(clf, out.with_suffix('.onnx')))
+    if pkl: files.append(export_learner(run_learner(run, track)[0], out.with_suffix('.pkl')))
     return files
 
-# %% ../nbs/14_predict.ipynb 32
+# %% ../nbs/14_predict.ipynb 34
 class ExportModule(nn.Module):
     "Normalisation + model, returning logits, CAMs of all classes and pooled features: the ONNX graph"
     def __init__(self, clf: Classifier):
         super().__init__()
-        self.model = clf.model.cpu().float()
+        self.model = copy.deepcopy(clf.model).cpu().float()  # a CPU copy: the classifier stays on its device
         self.register_buffer('mean', clf.mean.cpu()); self.register_buffer('std', clf.std.cpu())
     def forward(self, x):
         body, head = self.model[0], self.model[1]
@@ -337,7 +361,6 @@ def export_onnx(clf: Classifier, # the model
         warnings.simplefilter('ignore')
         torch.onnx.export(m, (x,), str(out), input_names=['images'], output_names=['logits', 'cams', 'features'], opset_version=opset,
                           dynamic_axes={k: {0: 'batch'} for k in ('images', 'logits', 'cams', 'features')}, dynamo=False)
-    clf.model.to(clf.device)
     return out
 
 def onnx_session(fname, # an `.onnx` file
@@ -349,7 +372,7 @@ def onnx_session(fname, # an `.onnx` file
     if threads: so.intra_op_num_threads = threads
     return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
 
-# %% ../nbs/14_predict.ipynb 35
+# %% ../nbs/14_predict.ipynb 37
 def cam_overlay(item, # the image (anything `open_image` takes)
                 cam_map, # (h, w) CAM
                 size: int=256, # side of the overlay
@@ -390,7 +413,7 @@ def write_table(rows: list, # dicts
     else: raise ValueError(f'--out {out}: use a .csv or .json file name')
     return out
 
-# %% ../nbs/14_predict.ipynb 40
+# %% ../nbs/14_predict.ipynb 42
 def expand_inputs(inputs: list, # files, folders or glob patterns
                  ) -> list:
     "The image files `inputs` name, in order, without duplicates"

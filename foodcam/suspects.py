@@ -143,12 +143,12 @@ class ConcatFeatures:
     def __init__(self, *extractors): self.extractors = extractors
     def __call__(self, files) -> np.ndarray: return np.concatenate([l2norm(e(files)) for e in self.extractors], 1)
 
-def strong_features(weights=None, # Xception weights file; found (or fetched) if None
+def strong_features(weights=None, # Xception weights file; found (or fetched) if None; 'random': neither body pretrained (tests)
                     **kwargs, # passed to both `BackboneFeatures`
                    ) -> ConcatFeatures:
     "Xception and EfficientNet-Lite0, each on the photo and its mirror image: the stronger (and ~1.7x costlier) features of `foodcam review --strong`"
     return ConcatFeatures(BackboneFeatures('legacy_xception', weights, mirror=True, **kwargs),
-                          BackboneFeatures('tf_efficientnet_lite0', mirror=True, **kwargs))
+                          BackboneFeatures('tf_efficientnet_lite0', 'random' if str(weights) == 'random' else None, mirror=True, **kwargs))
 
 # %% ../nbs/16_suspects.ipynb 17
 def oof_mahalanobis(x: np.ndarray, # N x C features

@@ -17,12 +17,13 @@ from fastai.callback.core import TrainEvalCallback
 from fastai.torch_core import to_float, rank_distrib
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
-from .core import use_bf16, atomic_path, atomic_write
+from fastai.callback.fp16 import MixedPrecision
+from .core import use_bf16, device_profile, atomic_path, atomic_write
 
 # %% auto 0
 __all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
-           'EpochCurves', 'plot_curves', 'interactive', 'EpochLines', 'save_model', 'read_meta', 'load_model',
-           'write_json', 'record_run']
+           'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves', 'interactive', 'EpochLines', 'save_model',
+           'read_meta', 'load_model', 'write_json', 'record_run']
 
 # %% ../nbs/03_train.ipynb 5
 class PoolHead(nn.Sequential):
@@ -91,6 +92,26 @@ class BF16(Callback):
     def after_fit(self): self._exit()
 
 # %% ../nbs/03_train.ipynb 17
+def apply_profile(learn: Learner, # any learner
+                  p, # a `foodcam.core.device_profile`
+                 ) -> Learner:
+    "Put `learn`'s model on `p.device`; for a foodcam learner (one with `BF16`) also the profile's mixed precision and memory layout"
+    learn.model.to(p.device)
+    bf = [cb for cb in learn.cbs if isinstance(cb, BF16)]
+    if not bf: return learn  # not a foodcam learner: only the move, which fastai's `before_fit` would make anyway
+    if p.amp and all(cb.enabled is not False for cb in bf): learn.remove_cbs(bf); learn.add_cb(MixedPrecision(p.amp))
+    if p.channels_last: learn.model.to(memory_format=torch.channels_last)
+    return learn
+
+class DeviceReady(Callback):
+    "A learner's model on `dls.device` from the moment it is built, with the device profile applied (`apply_profile`)"
+    def after_create(self):
+        dev = getattr(self.dls, 'device', None)
+        if dev is not None: apply_profile(self.learn, device_profile(dev))
+
+if DeviceReady not in defaults.callbacks: defaults.callbacks.append(DeviceReady)
+
+# %% ../nbs/03_train.ipynb 20
 class EpochCurves(Callback):
     "Per epoch: mean train loss/accuracy and validation loss/accuracy, kept in `learn.curves` across fits"
     order = Recorder.order + 1
@@ -113,7 +134,7 @@ class EpochCurves(Callback):
             valid_loss=vl/vn if vn else float('nan'), valid_acc=vc/vn if vn else float('nan'),
             lr=float(self.opt.hypers[-1]['lr']), seconds=dt, train_img_per_s=self.n_img/dt if dt else 0.))
 
-# %% ../nbs/03_train.ipynb 18
+# %% ../nbs/03_train.ipynb 21
 def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
                 fname=None, # save the figure as this PNG too
                 title: str='', # figure title, e.g. the run name
@@ -132,7 +153,7 @@ def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
     if fname: Path(fname).parent.mkdir(parents=True, exist_ok=True); fig.savefig(fname, dpi=110)
     return fig
 
-# %% ../nbs/03_train.ipynb 21
+# %% ../nbs/03_train.ipynb 24
 def interactive() -> bool:
     "Does output go to a terminal or a notebook, where progress bars redraw in place?"
     return IN_NOTEBOOK or bool(getattr(sys.stdout, 'isatty', lambda: False)())
@@ -162,7 +183,7 @@ class EpochLines(Callback):
 
 if EpochLines not in defaults.callbacks: defaults.callbacks.append(EpochLines)
 
-# %% ../nbs/03_train.ipynb 24
+# %% ../nbs/03_train.ipynb 27
 def save_model(model: nn.Module, # model whose `state_dict` is saved
                fname, # destination file (.pth)
                arch: str, # architecture name, checked on load
@@ -177,7 +198,7 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
         torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}, tmp)
     return fname
 
-# %% ../nbs/03_train.ipynb 25
+# %% ../nbs/03_train.ipynb 28
 def read_meta(fname) -> dict:
     "The metadata (arch, classes, ...) of a foodcam checkpoint"
     fname = Path(fname)
@@ -202,7 +223,7 @@ def load_model(fname, # checkpoint written by `save_model`
     except RuntimeError as e: raise ValueError(f"{fname} ({meta['arch']}, {len(meta['classes'])} classes) does not fit this model: {str(e).splitlines()[0]} ...") from None
     return meta
 
-# %% ../nbs/03_train.ipynb 28
+# %% ../nbs/03_train.ipynb 31
 def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes

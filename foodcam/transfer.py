@@ -22,7 +22,7 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
-from .core import cache_dir, autocast, use_bf16, atomic_path, FT_LR_DIV
+from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_path, FT_LR_DIV
 from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 from .weights import load_backbone_weights, create_backbone, keras_mode
 
@@ -44,8 +44,8 @@ def set_normalize(dls: DataLoaders, # image DataLoaders (fastai)
                   mean, std, # per-channel statistics of the pretrained body
                  ) -> DataLoaders:
     "Make every loader of `dls` normalise with `mean`/`std`, replacing any `Normalize` already there"
-    cuda = getattr(dls, 'device', None) is not None and torch.device(dls.device).type == 'cuda'
-    norm = Normalize.from_stats(mean, std, cuda=cuda)
+    norm = Normalize.from_stats(mean, std, cuda=False)  # then on the loaders' device, whichever it is (fastai's `cuda=True` means the current GPU)
+    if getattr(dls, 'device', None) is not None: norm.mean, norm.std = norm.mean.to(dls.device), norm.std.to(dls.device)
     for dl in dls.loaders: dl.after_batch = Pipeline([t for t in dl.after_batch.fs if not isinstance(t, Normalize)] + [norm])
     return dls
 
@@ -156,8 +156,9 @@ def features_key(learn: Learner, # a transfer learner
     "The cache key of `dl`'s features under `learn`'s body; None if `dl`'s items are not image files"
     items = getattr(dl, 'items', None)
     if items is None or not len(items) or not isinstance(items[0], (str, Path)): return None
+    amp = amp_dtype(dl.device or 'cpu', learn.bf16)  # the precision, not the device: a GPU's bf16 features serve a bf16 CPU too
     key = [learn.arch, weights_id(learn.model[0]), _files_key(items), repr(dl.after_item), repr(dl.after_batch),
-           view, use_bf16(dl.device or 'cpu') if learn.bf16 is None else learn.bf16]
+           view, {None: False, torch.bfloat16: True}.get(amp, str(amp))]  # bf16/fp32 spelled as the caches before fp16 were
     return hashlib.sha1(json.dumps(key, default=str).encode()).hexdigest()[:20]
 
 # %% ../nbs/06_transfer.ipynb 21
@@ -215,11 +216,12 @@ def features_dls(learn: Learner, # a transfer learner on image DataLoaders
     "DataLoaders of cached pooled features for the training and validation images of `learn.dls`"
     dls = learn.dls; bs = bs or dls.train.bs
     t0 = time.perf_counter()
-    plain = dls.test_dl(dls.train.items, with_labels=True)  # validation transforms, dataset order
+    ebs = dict(bs=b) if (b := device_profile(dls.device).extract_bs) else {}  # bigger batches on a GPU; the loaders' own on a CPU
+    plain = dls.test_dl(dls.train.items, with_labels=True, **ebs)  # validation transforms, dataset order
     parts = [cached_features(learn, plain, 'train', cache)]
-    augdl = dls.train.new(shuffle=False, drop_last=False)
+    augdl = dls.train.new(shuffle=False, drop_last=False, **ebs)
     parts += [cached_features(learn, augdl, f'aug{i}', cache) for i in range(k_aug)]
-    xv, yv = cached_features(learn, dls.valid, 'valid', cache)
+    xv, yv = cached_features(learn, dls.valid.new(**ebs) if ebs else dls.valid, 'valid', cache)
     xt, yt = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     fdls = DataLoaders(DataLoader(_Feats(xt, yt), bs=bs, shuffle=shuffle, drop_last=dls.train.drop_last),
                        DataLoader(_Feats(xv, yv), bs=dls.valid.bs), device=dls.device)
