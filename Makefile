@@ -20,7 +20,7 @@ help:
 	@echo "make bench       install the benchmarks' extra (.[bench]); the benchmarks and their figures are in bench/README.md"
 
 venv: $(STAMP)
-$(STAMP): settings.ini setup.py
+$(STAMP): settings.ini setup.py requirements-lock.txt
 	@bash tools/setup_venv.sh $(VENV)
 	@touch $(STAMP)
 
@@ -40,7 +40,7 @@ prepare: venv
 	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean
 
 bench: venv
-	@$(PY) -m pip install -q -e ".[dev,bench]" && echo "bench extra installed (pytorch-grad-cam). Each benchmark's command and figures: bench/README.md, e.g. $(PY) bench/cam.py --bs 64 --size 256 --reps 3"
+	@$(PY) -m pip install -q -c requirements-lock.txt -e ".[dev,all,bench]" && echo "bench extra installed (pytorch-grad-cam). Each benchmark's command and figures: bench/README.md, e.g. $(PY) bench/cam.py --bs 64 --size 256 --reps 3"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -23,8 +23,11 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
-dev_requirements = (cfg.get('dev_requirements') or '').split()
-bench_requirements = (cfg.get('bench_requirements') or '').split()  # what bench/*.py needs beyond foodcam (pytorch-grad-cam for bench/cam.py)
+# every other `<name>_requirements` key is the extra `foodcam[<name>]`: dev (nbdev, pytest, ruff), bench (pytorch-grad-cam for
+# bench/cam.py), review (cleanlab), onnx, scrape (jmd_imagescraper); `all` is every extra a user runs (not dev, not bench)
+extras = {k[:-len('_requirements')]: shlex.split(cfg[k]) for k in cfg
+          if k.endswith('_requirements') and k not in ('pip_requirements', 'conda_requirements')}
+extras['all'] = sorted({r for k, rs in extras.items() if k not in ('dev', 'bench') for r in rs})
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -43,7 +46,7 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'bench': bench_requirements },
+    extras_require = extras,
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -68,7 +68,7 @@ def class_index(cls, # None (predicted class), an int, or one index per image
     if (idx < 0).any() or (idx >= k).any(): raise ValueError(f'class index out of range: the model has {k} classes (0..{k-1})')
     return idx
 
-# %% ../nbs/07_cam.ipynb 8
+# %% ../nbs/07_cam.ipynb 9
 def cam(model, # a foodcam model or `Learner`
         xb: torch.Tensor, # batch of images (N, 3, H, W), normalised as the model expects, or one image (3, H, W)
         cls=None, # class index, one per image, or None for the predicted class
@@ -82,7 +82,7 @@ def cam(model, # a foodcam model or `Learner`
     logits = plain(logits).float(); idx = class_index(cls, logits)
     return torch.einsum('nchw,nc->nhw', plain(h.stored).float(), fc.weight.detach().float()[idx]), logits
 
-# %% ../nbs/07_cam.ipynb 18
+# %% ../nbs/07_cam.ipynb 19
 def upsample(maps: torch.Tensor, # (N, h, w) maps
              size, # (H, W) or an image batch whose size to match
             ) -> torch.Tensor:
@@ -99,7 +99,7 @@ def denorm(xb: torch.Tensor, # normalised image batch (N, 3, H, W)
         if isinstance(t, Normalize): x = t.decode(x)  # only `Normalize`: `dls.decode` would also turn 0-1 floats back into bytes
     return plain(x).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
-# %% ../nbs/07_cam.ipynb 20
+# %% ../nbs/07_cam.ipynb 21
 def show_cam(img: np.ndarray, # (H, W, 3) image in [0, 1]
              heat: torch.Tensor|np.ndarray, # (h, w) map, any resolution: upsampled to the image
              ax=None, # matplotlib axes; a new figure if None
@@ -133,7 +133,7 @@ def image_grid(n: int, # images to show
     for ax in axs: ax.axis('off')
     return fig, iter(axs)  # the plots take one axes after the other with `next`
 
-# %% ../nbs/07_cam.ipynb 22
+# %% ../nbs/07_cam.ipynb 23
 def show_cams(learn: Learner, # learner with a foodcam model
               xb: torch.Tensor, # normalised image batch
               cls=None, # class(es) to explain; predicted if None
@@ -150,7 +150,7 @@ def show_cams(learn: Learner, # learner with a foodcam model
         show_cam(im, cams[i], b, f'{vocab[idx[i]]} {probs[i, idx[i]]:.2f}')
     return save_fig(fig, fname)
 
-# %% ../nbs/07_cam.ipynb 27
+# %% ../nbs/07_cam.ipynb 28
 def channel_maps(model, # a foodcam model or `Learner`
                  x: torch.Tensor, # one image (3, H, W) or a batch of one
                  n: int=16, # channels to return
@@ -179,7 +179,7 @@ def plot_activations(model, # a foodcam model or `Learner`
     fig.suptitle(('most active' if most_active else 'first') + f' {len(idx)} channels', fontsize=9)
     return save_fig(fig, fname)
 
-# %% ../nbs/07_cam.ipynb 30
+# %% ../nbs/07_cam.ipynb 31
 class CAMInterpretation(ClassificationInterpretation):
     "`ClassificationInterpretation` with class activation maps for correct and wrong predictions"
     def __init__(self, learn, dl, losses, act=None, preds=None, targs=None, feats=None):
@@ -212,7 +212,7 @@ class CAMInterpretation(ClassificationInterpretation):
     @property
     def correct(self): return torch.where(self.decoded == self.targs)[0]
 
-# %% ../nbs/07_cam.ipynb 33
+# %% ../nbs/07_cam.ipynb 34
 @patch
 def cams_for(self: CAMInterpretation,
              idxs, # indices into the interpreted `dl`
@@ -246,7 +246,7 @@ def plot_cam_rows(self: CAMInterpretation,
     if title: fig.suptitle(title)
     return save_fig(fig, fname)
 
-# %% ../nbs/07_cam.ipynb 36
+# %% ../nbs/07_cam.ipynb 37
 @patch
 def plot_top_losses_cam(self: CAMInterpretation,
                         k: int=6, # number of images
@@ -275,7 +275,7 @@ def plot_confusion(self: CAMInterpretation,
     self.plot_confusion_matrix(**kwargs)
     return save_fig(plt.gcf(), fname)
 
-# %% ../nbs/07_cam.ipynb 41
+# %% ../nbs/07_cam.ipynb 42
 def farthest_points(feats: torch.Tensor, # (n, d) features
                     k: int, # points to pick
                     first: int=0, # index to start from

@@ -6,8 +6,7 @@
 from __future__ import annotations
 import sys
 from pathlib import Path
-from fastcore.script import call_parse, Param, store_true
-import foodcam
+from .compat import call_parse, Param, store_true, versions_line  # fastcore 1.8's command line, on fastcore 1.8 and 2
 
 # %% auto 0
 __all__ = ['COMMANDS', 'DEVICE_HELP', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes',
@@ -35,9 +34,8 @@ def _on(device):
 @command('version')
 @call_parse
 def version():
-    "Print foodcam's version and those of the libraries it stands on"
-    import torch, fastai, timm
-    print(f'foodcam {foodcam.__version__} (torch {torch.__version__}, fastai {fastai.__version__}, timm {timm.__version__})')
+    "Print the versions installed: foodcam, Python, the libraries it stands on and its extras (missing ones too)"
+    print(versions_line())
 
 # %% ../nbs/12_cli.ipynb 7
 def _usage():

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from fastcore.basics import patch, store_attr
-from fastcore.script import anno_parser
+from .compat import anno_parser
 from fastai.learner import Learner, defaults
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback

@@ -356,6 +356,7 @@ def export_onnx(clf: Classifier, # the model
                 opset: int=17, # ONNX opset
                ) -> Path:
     "Write `clf` as ONNX (inputs 'images'; outputs 'logits', 'cams', 'features')"
+    from foodcam.compat import import_extra; import_extra('onnx', 'onnx')  # torch.onnx.export writes the file with the onnx package
     out = Path(out); m = ExportModule(clf).eval(); x = torch.rand(2, 3, clf.size, clf.size)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -367,7 +368,7 @@ def onnx_session(fname, # an `.onnx` file
                  threads: int|None=None, # intra-op threads; onnxruntime's default if None
                 ):
     "An onnxruntime CPU session"
-    import onnxruntime as ort  # optional: only for checking an ONNX export
+    from foodcam.compat import import_extra; ort = import_extra('onnxruntime', 'onnx')  # optional: only for checking an ONNX export
     so = ort.SessionOptions()
     if threads: so.intra_op_num_threads = threads
     return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])

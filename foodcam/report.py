@@ -192,13 +192,14 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
         elif sid == 'curves': content = '\n'.join(S[sid]) or _missing('training curves', 'foodcam train DATASET --track ...')
         else: content = '\n'.join(S[sid]) or _missing('figures', 'foodcam explain RUN')
         body.append(_section(sid, content))
+    from foodcam.compat import versions_line  # the footer: the versions installed, so a figure can be traced to its stack
     when = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head><body>'
             f'<h1>{html.escape(title)}</h1><p>foodcam {foodcam.__version__}, {when}; runs: {", ".join(html.escape(r.name) for r in runs)}</p>'
-            + '\n'.join(body) + '</body></html>')
+            + '\n'.join(body) + f'<footer><p>Made with {html.escape(versions_line())}</p></footer></body></html>')
     return atomic_write(fname, page)
 
-# %% ../nbs/11_report.ipynb 25
+# %% ../nbs/11_report.ipynb 26
 def find_chromium() -> str|None:
     "Path of a Chromium/Chrome binary, or None"
     import shutil

@@ -8,9 +8,9 @@ import os, re, io, csv, time, hashlib, warnings
 from pathlib import Path
 import numpy as np, requests
 from PIL import Image, ImageFile, UnidentifiedImageError
-from fastcore.basics import store_attr, listify
+from fastcore.basics import store_attr, listify, ifnone
 from fastprogress.fastprogress import progress_bar
-from jmd_imagescraper.core import ImgSize, ImgType, ImgLayout, ImgColor
+from .compat import import_extra
 from .core import data_dir, atomic_write, IMAGE_FORMATS, IMAGE_EXTS
 
 # %% auto 0
@@ -104,12 +104,15 @@ def get_retry(sess, # a `requests.Session`
     raise ScrapeError(f'{url} still failing after {retries+1} attempts ({err}); DuckDuckGo may be throttling you: wait a few minutes and run again (what is downloaded is kept)')
 
 # %% ../nbs/01_scrape.ipynb 16
-def ddg_filters(img_size=ImgSize.Cached, img_type=ImgType.Photo, img_layout=ImgLayout.Square, img_color=ImgColor.All) -> str:
-    "jmd_imagescraper's `f=` filter string for the image search"
-    return ','.join(['' if img_size == ImgSize.Cached else 'size:' + img_size.name,
-                     '' if img_type == ImgType.All else 'type:' + img_type.name,
-                     '' if img_layout == ImgLayout.All else 'layout:' + img_layout.name,
-                     '' if img_color == ImgColor.All else 'color:' + img_color.name])
+def ddg_filters(img_size=None, img_type=None, img_layout=None, img_color=None) -> str:
+    "jmd_imagescraper's `f=` filter string for the image search; default: square photos of any size and colour"
+    jmd = import_extra('jmd_imagescraper.core', 'scrape')  # its enums name the filters; importing it imports IPython, so only here
+    img_size, img_type = ifnone(img_size, jmd.ImgSize.Cached), ifnone(img_type, jmd.ImgType.Photo)
+    img_layout, img_color = ifnone(img_layout, jmd.ImgLayout.Square), ifnone(img_color, jmd.ImgColor.All)
+    return ','.join(['' if img_size == jmd.ImgSize.Cached else 'size:' + img_size.name,
+                     '' if img_type == jmd.ImgType.All else 'type:' + img_type.name,
+                     '' if img_layout == jmd.ImgLayout.All else 'layout:' + img_layout.name,
+                     '' if img_color == jmd.ImgColor.All else 'color:' + img_color.name])
 
 def ddg_token(sess, # a `requests.Session` with browser headers
               query: str, # the search
@@ -457,7 +460,7 @@ class Reviewer:
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        import ipywidgets as W  # notebook-only
+        W = import_extra('ipywidgets', 'scrape')  # notebook-only
         store_attr(); self.path = Path(path); self.W = W
         self.labels = sorted({f.parent.name for f in dataset_files(self.path)})
         self.label, self.page = label or self.labels[0], 0

@@ -133,7 +133,8 @@ def label_issues(y: np.ndarray, # N integer labels, as given
                  p: np.ndarray, # N x C out-of-fold class probabilities
                 ) -> np.ndarray:
     "Indices of the likely mislabelled photos, least self-confident first: cleanlab's count, the lowest probabilities of the given label"
-    from cleanlab.filter import find_label_issues  # cleanlab: optional and heavy, only for this method
+    from foodcam.compat import import_extra  # cleanlab: optional and heavy (the extra foodcam[review]), only for this method
+    find_label_issues = import_extra('cleanlab.filter', 'review').find_label_issues
     n = int(find_label_issues(y, p, n_jobs=1).sum())
     return np.argsort(p[np.arange(len(y)), y], kind='stable')[:n]
 
@@ -362,7 +363,7 @@ class SuspectReviewer:
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        import ipywidgets as W  # notebook-only
+        from foodcam.compat import import_extra; W = import_extra('ipywidgets', 'review')  # notebook-only
         store_attr(); self.W, self.page, self.applied = W, 0, []
         self.btn, self.prev, self.next = W.Button(description='Apply checked'), W.Button(description='<'), W.Button(description='>')
         self.btn.on_click(lambda _: self.apply())

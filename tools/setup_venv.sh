@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project's virtual environment and install foodcam with its pinned requirements.
+# Create (or reuse) the project's virtual environment: foodcam (editable) with its dev tools and every extra, at the exact
+# versions of requirements-lock.txt (constraints), so tests and figures are reproducible. The package itself asks only for ranges.
 set -euo pipefail
 VENV=${1:-.venv}
 find_python() {
@@ -20,6 +21,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 else
   echo "reusing $VENV"
 fi
-echo "installing foodcam and its pinned requirements (torch is large: the first time takes a few minutes)"
-pip_q -e ".[dev]"
+echo "installing foodcam, its dev tools and extras at the versions of requirements-lock.txt (torch is large: the first time takes a few minutes)"
+pip_q -c requirements-lock.txt -e ".[dev,all]"
 "$VENV/bin/python" -c "import foodcam, torch, fastai, timm; print('foodcam', foodcam.__version__, '| torch', torch.__version__, '| fastai', fastai.__version__, '| timm', timm.__version__)"
