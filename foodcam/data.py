@@ -255,7 +255,9 @@ def food_dls(path, # dataset folder: one sub-folder of images per class
     "fastai `DataLoaders` for a foodcam dataset folder, on the chosen device with its loader settings (`device_profile`)"
     p = device_profile(device)
     kwargs = dict(num_workers=p.num_workers if num_workers is None else num_workers, pin_memory=p.pin_memory, **kwargs)
-    return food_block(size, seed, valid_pct, aug, presize).dataloaders(Path(path), bs=bs, device=p.device, **kwargs)
+    dls = food_block(size, seed, valid_pct, aug, presize).dataloaders(Path(path), bs=bs, device=p.device, **kwargs)
+    dls.food_block = dict(size=size, aug=aug, presize=presize)  # what made the transforms, for caches (fastai's reprs vary by release)
+    return dls
 
 # %% ../nbs/02_data.ipynb 34
 def food_test_dl(dls, # the `DataLoaders` a model was trained with

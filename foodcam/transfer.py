@@ -47,6 +47,7 @@ def set_normalize(dls: DataLoaders, # image DataLoaders (fastai)
     norm = Normalize.from_stats(mean, std, cuda=False)  # then on the loaders' device, whichever it is (fastai's `cuda=True` means the current GPU)
     if getattr(dls, 'device', None) is not None: norm.mean, norm.std = norm.mean.to(dls.device), norm.std.to(dls.device)
     for dl in dls.loaders: dl.after_batch = Pipeline([t for t in dl.after_batch.fs if not isinstance(t, Normalize)] + [norm])
+    dls.normalize_stats = [list(map(float, mean)), list(map(float, std))]
     return dls
 
 # %% ../nbs/06_transfer.ipynb 10
@@ -157,9 +158,14 @@ def features_key(learn: Learner, # a transfer learner
     items = getattr(dl, 'items', None)
     if items is None or not len(items) or not isinstance(items[0], (str, Path)): return None
     amp = amp_dtype(dl.device or 'cpu', learn.bf16)  # the precision, not the device: a GPU's bf16 features serve a bf16 CPU too
-    key = [learn.arch, weights_id(learn.model[0]), _files_key(items), repr(dl.after_item), repr(dl.after_batch),
-           view, {None: False, torch.bfloat16: True}.get(amp, str(amp))]  # bf16/fp32 spelled as the caches before fp16 were
+    key = [learn.arch, weights_id(learn.model[0]), _files_key(items), *_tfms_key(learn.dls, dl), view, str(amp)]
     return hashlib.sha1(json.dumps(key, default=str).encode()).hexdigest()[:20]
+
+def _tfms_key(dls, dl) -> list:
+    "The transforms of `dl`, as what made them when `dls` comes from `food_dls` (the same on every fastai release), else as fastai prints them"
+    if getattr(dls, 'food_block', None) is not None and getattr(dls, 'normalize_stats', None) is not None:
+        return [dls.food_block, dls.normalize_stats]
+    return [repr(dl.after_item), repr(dl.after_batch)]  # fastai 2.8.12 prints some augmentations' arguments differently from 2.8.5
 
 # %% ../nbs/06_transfer.ipynb 21
 def extract_features(learn: Learner, # a transfer learner; its body and pooling are used
