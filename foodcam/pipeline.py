@@ -496,10 +496,10 @@ def _demo_unknown(run, tracks, ood):
     "The unknown detector of the last 256px track, and its measurement on `ood` if given"
     if not tracks or not _finished(run, tracks[-1]): return
     t0 = time.perf_counter()
-    try: det = fit_run_unknown(run, tracks[-1]); print(f'unknown detector: {det.method}, {det.operating_point()}')
+    try: det = fit_run_unknown(run, tracks[-1])
     except (FileNotFoundError, ValueError) as e: print(f'unknown detector: skipped ({e})'); return
     log_stage(run, 'unknown', time.perf_counter() - t0)
-    if ood is None: print('unknown photos: pass --ood DIR (photos of none of the classes) to measure the detector on them'); return
+    if ood is None: print(f'unknown detector: {det.method}, {det.operating_point()}'); return
     info = check_unknown(run, ood, tracks[-1])
     print(f"unknown photos: {info['flagged']:.0%} of {info['n']} photos in {ood} flagged as none of these, "
           f"{info['known_flagged']:.0%} of the known validation photos; table {run/'unknown.csv'}")

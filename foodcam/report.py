@@ -118,8 +118,8 @@ def suspects_html(p: dict, # `run_parts` of one run
     n = Counter(r.get('kind') for r in likely); wrong = lambda rs: sum(float(r.get('precision') or 1) for r in rs)
     data = html.escape(str(p['info'].get('dataset') or 'DATASET'))
     out = (f'<h3>{html.escape(name)}</h3><p>{len(likely)} suspect photos: ' + ', '.join(f'{n.get(k, 0)} {v}' for k, v in SUSPECT_KINDS.items()) +
-           (f'. About <b>{wrong(likely):.0f} of these {len(likely)} are expected to be really wrong</b> (the precision each kind of row had on '
-            'planted errors); check them by eye before <code>--apply</code>' if likely else '') +
+           (f'. About <b>{wrong(likely):.0f} of these {len(likely)} are expected to be really wrong</b> (as measured on planted errors, '
+            '<code>foodcam.suspects.LABEL_PRECISION</code>); check them by eye before <code>--apply</code>' if likely else '') +
            (f'. {len(maybe)} more are possible label suspects (about {wrong(maybe):.0f} of them really wrong), marked so in <code>suspects.csv</code>' if maybe else '') +
            f'. Nothing was moved: review them with <code>foodcam review {data}</code> (<code>--apply</code> applies the likely fixes among the first '
            '<code>--top</code>, <code>foodcam clean --undo</code> restores every file).</p>')

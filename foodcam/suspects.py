@@ -17,9 +17,9 @@ from .transfer import load_body, weights_id, body_learner, features_dls, extract
 # %% auto 0
 __all__ = ['PRECISION_GOAL', 'LIKELY_CUT', 'LABEL_PRECISION', 'KIND_PRECISION', 'OFFTOPIC', 'KINDS', 'REASONS', 'CONFIDENCES',
            'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs', 'label_issues',
-           'label_precision', 'label_confidence', 'ConcatFeatures', 'strong_features', 'oof_mahalanobis', 'oof_knn',
-           'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects',
-           'SuspectReviewer']
+           'label_precision', 'expected_wrong', 'label_confidence', 'ConcatFeatures', 'strong_features',
+           'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects',
+           'apply_suspects', 'SuspectReviewer']
 
 # %% ../nbs/16_suspects.ipynb 6
 def file_sha1(f, # a file
@@ -142,18 +142,28 @@ def label_issues(y: np.ndarray, # N integer labels, as given
 # %% ../nbs/16_suspects.ipynb 14
 PRECISION_GOAL = 0.7  # the default list (and `--apply`) holds the suspects measured to be at least this precise
 LIKELY_CUT = 0.5  # a label suspect is 'likely' when its given label's out-of-fold probability is under LIKELY_CUT / (number of classes)
-LABEL_PRECISION = [  # `bench/suspects_cut.py`, 5% of labels swapped, 8 seeds: the precision of the label suspects, as measured
-    # (lowest out-of-fold accuracy on the labels as given, fewest photos per class, precision of 'likely' rows, of 'possible' rows)
-    (0.85, 100, 0.90, 0.45),  # food3, 1,500 and 300 photos (accuracy 0.89, 0.87)
-    (0.75, 0, 0.80, 0.25),    # food3 at 50 photos per class (0.83), food3 + two more Food-101 classes (0.83)
-    (0., 0, 0.70, 0.10)]      # CIFAR-10 test photos upscaled, 10 classes (0.68)
-KIND_PRECISION = {'off_topic': 1.0, 'duplicate': 1.0}  # off-topic: planted CIFAR photos, 23 of 23 flagged ones; duplicates: 8 of 8 food3 pairs by eye
+LABEL_PRECISION = [  # `bench/suspects_cut.py` at the cut LIKELY_CUT, 8 seeds (bench/results_suspects.md, issue 31), per band:
+    # (lowest out-of-fold accuracy on the labels as given, fewest photos per class,
+    #  likely rows: precision at 5% swapped labels, share of all photos listed though not swapped; the same two for possible rows)
+    (0.85, 100, 0.918, 0.010, 0.396, 0.016),  # food3 at 1,500 and 300 photos; food3 + 2 more Food-101 classes as it is
+    (0.75, 0, 0.812, 0.009, 0.235, 0.041),    # food3 at 150 photos; food3 with 10% swapped; food3 + 2 classes with 5-10% swapped
+    (0., 0, 0.747, 0.010, 0.139, 0.104)]      # 1,000 CIFAR-10 test photos upscaled, 10 classes
+KIND_PRECISION = {'off_topic': 1.0, 'duplicate': 1.0}  # off-topic: 23 of 23 flagged photos were planted CIFAR ones; duplicates: food3's 8 pairs by eye
 
 def label_precision(acc: float, # out-of-fold accuracy of the head on the labels as given
                     per_class: int, # photos in the smallest class
-                   ) -> tuple:
-    "`(likely, possible)`: the measured precision of label suspects for a data set of this accuracy and size (`LABEL_PRECISION`)"
-    return next((pl, pp) for a, n, pl, pp in LABEL_PRECISION if acc >= a and per_class >= n)
+                   ) -> dict:
+    "The measured precision of likely and possible label suspects, and the share of photos each lists on a data set with no wrong labels"
+    r = next(r for r in LABEL_PRECISION if acc >= r[0] and per_class >= r[1])
+    return dict(zip(('likely', 'fp_likely', 'possible', 'fp_possible'), r[2:]))
+
+def expected_wrong(m: int, # rows listed
+                   n: int, # photos checked
+                   precision: float, # their precision measured with 5% of labels swapped
+                   fp_share: float, # share of all photos such a list holds when no label is wrong
+                  ) -> float:
+    "How many of `m` listed photos are expected to be really wrong: the measured precision, but no more than the rows beyond what a data set with no wrong labels gets listed"
+    return min(precision * m, max(0., m - fp_share * n))
 
 def label_confidence(self_conf: np.ndarray, # out-of-fold probability of the given label of each suspect
                      n_classes: int, # classes of the data set
@@ -262,9 +272,8 @@ class Suspects:
         c = self.counts(); n = sum(c.values()); leak = int(self.pairs.cross_split.sum()) if len(self.pairs) else 0
         lines = [f'{n} suspects in {len(self.images)} photos: {c["label"]} likely mislabelled, {c["off_topic"]} off-topic, '
                  f'{c["duplicate"]} near duplicates ({leak} near-duplicate pairs straddle train/valid)']
-        if n: lines.append(f'about {self.expected():.0f} of these {n} are expected to be really wrong (their precision on planted errors'
-                           + (f', label suspects at out-of-fold accuracy {self.acc:.2f} with 5% of labels swapped' if self.acc is not None else '')
-                           + '); check them by eye before `--apply`')
+        if n: lines.append(f'about {self.expected():.0f} of these {n} are expected to be really wrong (as measured on planted errors'
+                           + (f', at this out-of-fold accuracy, {self.acc:.2f}' if self.acc is not None else '') + '); check them by eye before `--apply`')
         if m := self.counts(('possible',))['label']:
             lines.append(f'{m} more possible label suspects (about {self.expected(("possible",)):.0f} of them really wrong): in the table, left alone by `--apply`')
         for r in self.top(top).itertuples(): lines.append(f'  {r.file}: {_describe(r)} ({r.confidence}, score {r.score:.2f})')
@@ -304,8 +313,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                       "photos tend to look mislabelled. Check its suspects by eye before relabelling them, or add photos to the class")
     p = oof_probs(x, y, k, C, seed=seed)
     issues = label_issues(y, p)
-    acc = float((p.argmax(1) == y).mean()); prec = dict(zip(CONFIDENCES, label_precision(acc, int(np.bincount(y).min()))))
-    conf = dict(zip(issues, label_confidence(p[issues, y[issues]], len(vocab))))
+    acc = float((p.argmax(1) == y).mean()); conf = dict(zip(issues, label_confidence(p[issues, y[issues]], len(vocab))))
     z = robust_z(OFFTOPIC[offtopic](x, y, k, seed=seed))
     valid = set(food_splitter(valid_pct, seed)(files)[1])
     n = len(files); other = p.copy(); other[np.arange(n), y] = -1
@@ -316,7 +324,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
     rows = [dict(file=im.file[i], kind='off_topic', action='quarantine', score=z[i], label=labels[i], proposed='', other='',
                  confidence='likely', precision=KIND_PRECISION['off_topic']) for i in np.argsort(-z) if z[i] > fence]
     rows += [dict(file=im.file[i], kind='label', action='relabel', score=1 - p[i, y[i]], label=labels[i], proposed=im.proposed[i], other='',
-                  confidence=conf[i], precision=prec[conf[i]]) for i in issues if z[i] <= fence]
+                  confidence=conf[i], precision=np.nan) for i in issues if z[i] <= fence]
     pairs = near_duplicates(x, dup)
     pdf = pd.DataFrame([dict(a=im.file[i], b=im.file[j], cosine=c, cross_split=im.split[i] != im.split[j],
                              cross_class=labels[i] != labels[j]) for i, j, c in pairs], columns=['a', 'b', 'cosine', 'cross_split', 'cross_class'])
@@ -327,6 +335,10 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
         rows += [dict(file=im.file[i], kind='duplicate', action='drop', score=best[i], label=labels[i], proposed='', other=im.file[keep],
                       confidence='likely', precision=KIND_PRECISION['duplicate']) for i in sorted(g) if i != keep]
     df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other', 'confidence', 'precision']))
+    lp = label_precision(acc, int(np.bincount(y).min()))
+    for c in CONFIDENCES:  # a label row's precision: its group's expected wrong photos over the group's size (`expected_wrong`)
+        sel = (df.kind == 'label') & (df.confidence == c); m = int(sel.sum())
+        if m: df.loc[sel, 'precision'] = expected_wrong(m, n, lp[c], lp[f'fp_{c}']) / m
     return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1), acc)
 
 # %% ../nbs/16_suspects.ipynb 31
