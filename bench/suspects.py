@@ -9,6 +9,8 @@ upscaled to 256 px spread over the class folders. Then `find_suspects` ranks the
 the first pass), precision/recall at k = number injected, the suggested fixes are applied with `apply_suspects`, a linear
 head (the frozen stage's model on the same cached features) is retrained on clean / noisy / fixed training photos and
 scored on the clean validation photos, and `undo_clean` restores the copy byte for byte.
+Issue 31: the default list (likely label suspects, off-topic and near-duplicate rows: `Suspects.likely`) is scored too, its
+precision and recall against what was planted, and "blindly" applies what the default `--apply` applies (the likely rows).
 --audit: a CSV (file, verdict, what the photo shows) of food3 photos a person looked at; those with verdict `wrong` are
 left out of the base before any noise is injected (food3's own wrong photos would otherwise rank among the injected ones)."""
 import argparse, hashlib, os, shutil, tarfile, time, io, warnings
@@ -18,7 +20,7 @@ from PIL import Image
 warnings.filterwarnings('ignore')
 from foodcam.data import food_items, food_splitter
 from foodcam.scrape import undo_clean
-from foodcam.suspects import find_suspects, apply_suspects, BackboneFeatures, l2norm, strong_features
+from foodcam.suspects import find_suspects, apply_suspects, BackboneFeatures, l2norm, strong_features, CONFIDENCES
 
 def link_copy(src: Path, dst: Path, exclude=()):
     "Class folders of `src` into `dst`, files as hard links (symlinks if linking fails), without the `class/name` files in `exclude`"
@@ -98,12 +100,16 @@ def measure(data: Path, work: Path, fe, rate: float, off: list, seed: int) -> di
     pl, rl = pr_at_k(lab_cl, noisy); ps, rs = pr_at_k(lab_sc, noisy); po, ro = pr_at_k(off_rank, offt)
     found = im[im.file.isin(noisy) & im.file.isin(lab_cl)]
     prop_ok = float(np.mean([truth['noisy'][f] == q for f, q in zip(found.file, found.proposed)])) if len(found) else float('nan')
+    lik = s.likely; lab_l = [f for f in lik.file[lik.kind == 'label'] if f not in offt]; tp_l = len(set(lab_l) & noisy)  # the default list (issue 31)
+    right = [r.kind == 'duplicate' or r.file in offt or r.file in noisy for r in lik.itertuples()]  # food3's near-copies are real copies (checked by eye)
     acc_noisy = head_accuracy(fe, data, p); before = snapshot(p); accs, restored = {}, True
     for name, df in fix_variants(s.df, truth).items():
-        log = apply_suspects(p, df); accs[name] = head_accuracy(fe, data, p)
+        log = apply_suspects(p, df, confidence=CONFIDENCES if name == 'reviewed' else ('likely',)); accs[name] = head_accuracy(fe, data, p)
         if name == 'blind': n_fixes = len(log)
         undo_clean(p); restored &= snapshot(p) == before
     return dict(rate=rate, seed=seed, n_noisy=len(noisy), n_off=len(offt), p_label=pl, r_label=rl, cl_flagged=len(lab_cl),
+                n_likely=len(lab_l), p_likely=tp_l / len(lab_l) if lab_l else float('nan'), r_likely=tp_l / len(noisy),
+                n_default=len(lik), p_default=float(np.mean(right)) if right else float('nan'), expected=s.expected(), acc=s.acc,
                 r_label_sc=rs, p_off=po, r_off=ro, off_flagged=len(flagged_off), off_flag_hits=len(set(flagged_off) & offt),
                 prop_ok=prop_ok, n_dup=int((s.df.kind == 'duplicate').sum()), r2_label=pr_at_k(lab_cl, noisy, 2 * len(noisy))[1],
                 acc_noisy=acc_noisy, acc_blind=accs['blind'], acc_drop=accs['drop'], acc_reviewed=accs['reviewed'], fixes=n_fixes,
@@ -129,6 +135,8 @@ def main():
     clean = link_copy(data, work/'clean')
     t = time.perf_counter(); s0 = find_suspects(clean, extractor=fe); t_clean = time.perf_counter() - t
     acc_clean = head_accuracy(fe, data, clean)
+    lines.append(f'clean food3, the default list: {len(s0.likely)} of {len(s0.images)} photos ({len(s0.likely) / len(s0.images):.1%}) {s0.counts()}, '
+                 f'about {s0.expected():.0f} expected really wrong; {s0.counts(("possible",))["label"]} possible label suspects; out-of-fold accuracy {s0.acc:.3f}')
     lines.append(f'clean food3: {len(s0)} suspects {s0.counts()}, {len(s0.pairs)} near-duplicate pairs '
                  f'({int(s0.pairs.cross_split.sum()) if len(s0.pairs) else 0} across train/valid), {t_clean:.1f} s (features {s0.seconds["features"]:.1f} s); head accuracy {acc_clean:.4f}')
     rows = []
@@ -146,7 +154,14 @@ def main():
         tab.append(f"| {rate:.0%} | {rs[0]['n_noisy']} + {rs[0]['n_off']} | **{pm(col(rs, 'r_label'))}** | {pm(col(rs, 'r2_label'))} | {pm(col(rs, 'cl_flagged'), '.0f')} "
                    f"| {pm(col(rs, 'r_label_sc'))} | {pm(col(rs, 'prop_ok'))} | **{pm(col(rs, 'r_off'))}** | {pm(col(rs, 'off_flagged'), '.0f')} ({pm(col(rs, 'off_flag_hits'), '.0f')}) "
                    f"| {pm(col(rs, 'seconds'), '.1f')} s | {all(col(rs, 'restored'))} |")
-    hdr2 = '| label noise | clean | noisy | fixes applied blindly (relabel) | blindly, label suspects quarantined | after a simulated review |'
+    hdr3 = ('| label noise | out-of-fold accuracy | likely label suspects | their precision | their recall | default list (likely rows of every kind) '
+            '| its precision | "about N really wrong" (N) |')
+    tab += ['', 'The default list (issue 31: label suspects below half of chance, off-topic and near-duplicate rows), its precision against what was planted:', '',
+            hdr3, '|' + '---|' * hdr3.count(' |')]
+    for rate, rs in R.items():
+        tab.append(f"| {rate:.0%} | {pm(col(rs, 'acc'))} | {pm(col(rs, 'n_likely'), '.0f')} | **{pm(col(rs, 'p_likely'))}** | {pm(col(rs, 'r_likely'))} "
+                   f"| {pm(col(rs, 'n_default'), '.0f')} | {pm(col(rs, 'p_default'))} | {pm(col(rs, 'expected'), '.0f')} |")
+    hdr2 = '| label noise | clean | noisy | fixes applied blindly (relabel; since issue 31 the likely rows: the default --apply) | blindly, label suspects quarantined | after a simulated review (every row) |'
     tab += ['', 'Accuracy on the clean validation photos of a linear head retrained on the training photos:', '', hdr2, '|' + '---|' * hdr2.count(' |')]
     for rate, rs in R.items():
         tab.append(f"| {rate:.0%} | {acc_clean:.4f} | {pm(col(rs, 'acc_noisy'), '.4f')} | {pm(col(rs, 'acc_blind'), '.4f')} | {pm(col(rs, 'acc_drop'), '.4f')} | {pm(col(rs, 'acc_reviewed'), '.4f')} |")

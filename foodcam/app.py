@@ -29,7 +29,8 @@ def predict_image(clf: Classifier, # the model
     p = clf.predict(data, cam=True)
     thr = clf.unknown.threshold if clf.unknown is not None else None
     return dict(label=p.label, probability=p.probability, probs=p.probs, unknown=p.unknown,
-                unknown_score=p.unknown_score, unknown_threshold=thr, cam=_data_url(cam_overlay(data, p.cam, size)))
+                unknown_score=p.unknown_score, unknown_threshold=thr, cam=_data_url(cam_overlay(data, p.cam, size)),
+                unknown_point=clf.unknown.operating_point() if clf.unknown is not None else None)  # the threshold's measured rates, in words
 
 # %% ../nbs/15_app.ipynb 8
 def upload_error(e: Exception) -> str:
@@ -72,6 +73,7 @@ function show(j) {
   if (j.unknown === null) { u.textContent = 'This model has no unknown detector: it always answers one of its classes.'; u.className = ''; }
   else if (j.unknown) { u.textContent = `Probably none of these: the photo is far from every class (unknown score ${j.unknown_score.toPrecision(3)} > ${j.unknown_threshold.toPrecision(3)}).`; u.className = 'warn'; }
   else { u.textContent = `Looks like one of the classes (unknown score ${j.unknown_score.toPrecision(3)} <= ${j.unknown_threshold.toPrecision(3)}).`; u.className = 'ok'; }
+  if (j.unknown_point) u.textContent += ` This threshold ${j.unknown_point}.`;
   bars(j.probs); $('cam').src = j.cam; $('result').hidden = false;
 }
 async function send(file) {

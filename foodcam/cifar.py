@@ -125,7 +125,8 @@ def init_whitening(model: nn.Module, # a `cifar_net`
 def _cifar_files(src: Path):
     "Yield (split, class, name, bytes-or-path) for the images of a folder or .tgz"
     if src.is_dir():
-        for f in sorted(src.rglob('*')):
+        from foodcam.openset import image_files  # the one listing of a folder of photos (through symbolic links, verified)
+        for f in image_files(src):
             parts = f.relative_to(src).parts
             if f.suffix.lower() in IMAGE_EXTS and len(parts) >= 3 and parts[-3] in ('train', 'test'): yield parts[-3], parts[-2], f.name, f
         return

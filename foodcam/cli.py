@@ -118,7 +118,8 @@ def clean_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
 @command('review')
 @call_parse
 def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
-               apply: Param('apply the fixes of the first --top suspects (undo: foodcam clean --undo)', store_true)=False,
+               apply: Param('apply the likely fixes among the first --top suspects (undo: foodcam clean --undo)', store_true)=False,
+               possible: Param('with --apply: also the possible label suspects (measured to be wrong less often: check them by eye)', store_true)=False,
                top: Param('suspects to show (and to apply with --apply)', int)=30,
                weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
                arch: Param('timm backbone', str)='legacy_xception',
@@ -127,14 +128,14 @@ def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
                device: Param(DEVICE_HELP, str)=None):
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset; --apply fixes them (undoably)"
     _on(device)
-    from foodcam.suspects import find_suspects, apply_suspects, strong_features
+    from foodcam.suspects import find_suspects, apply_suspects, strong_features, CONFIDENCES
     from foodcam.pipeline import default_run
     p = Path(dataset)
     if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
     s = find_suspects(p, strong_features(weights) if strong else None, arch=arch, weights=weights)
     print(s.summary(top)); print(f'table: {s.save(out or default_run(p))[0]}')
-    if apply: apply_suspects(p, s, top=top)
+    if apply: apply_suspects(p, s, top=top, confidence=CONFIDENCES if possible else ('likely',))
 
 # %% ../nbs/12_cli.ipynb 17
 @command('train')
@@ -278,6 +279,7 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
             if p.error is None: cam_overlay(f, p.cam, clf.size).save(d/f'{i:05d}_{Path(f).stem}_{p.label}.png')
     ok = [p for p in preds if p.error is None]
     print(f'{len(ok)} of {len(files)} photos predicted ({sum(bool(p.unknown) for p in ok)} unknown, {len(files) - len(ok)} errors): {out}')
+    if clf.unknown is not None: print(f'unknown = unknown_score above {clf.unknown.threshold:.4g}; that threshold {clf.unknown.operating_point()}')
     return 0 if ok else 1
 
 

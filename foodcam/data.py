@@ -122,8 +122,8 @@ def _entries(path):
     dirs = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith(('.', '_')))
     return [e for d in dirs for e in sorted(d.iterdir()) if not e.name.startswith('.')]
 
-def _cache_file(path, min_side, max_pixels):
-    key = json.dumps([str(path.resolve()), min_side, max_pixels])
+def _cache_file(path, min_side, max_pixels, listed=False):
+    key = json.dumps([str(path.resolve()), min_side, max_pixels] + (['listed'] if listed else []))
     return cache_dir('verified')/f'{hashlib.sha1(key.encode()).hexdigest()[:16]}.json'
 
 def verify_items(path, # the dataset folder: one sub-folder of images per class
@@ -131,12 +131,13 @@ def verify_items(path, # the dataset folder: one sub-folder of images per class
                  max_pixels: int=MAX_PIXELS, # see `open_bounded`
                  cache: bool=True, # reuse earlier results for files with the same size and mtime
                  verbose: bool=False, # print one line per class with its exclusions
+                 entries=None, # the files to check, all under `path`; every entry of its class folders if None
                 ) -> tuple:
     "`(usable files, {relative path: reason})` of `path`: every file checked by `check_image`, results cached"
-    path = Path(path); cf = _cache_file(path, min_side, max_pixels)
+    path = Path(path); cf = _cache_file(path, min_side, max_pixels, entries is not None)
     old = json.loads(cf.read_text()) if cache and cf.exists() else {}
     new, ok, bad = {}, [], {}
-    for e in _entries(path):
+    for e in (_entries(path) if entries is None else entries):
         rel = e.relative_to(path).as_posix()
         if e.is_dir(): bad[rel] = 'folder'; continue
         s = e.stat(); key = [s.st_size, s.st_mtime_ns]

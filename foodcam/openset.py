@@ -4,12 +4,13 @@
 
 # %% ../nbs/13_openset.ipynb 2
 from __future__ import annotations
-import tarfile, tempfile
+import os, json, tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import autocast, cache_dir, device_profile, IMAGE_EXTS
 from .transfer import features_key, weights_id, cached_features
+from .data import verify_items
 
 # %% auto 0
 __all__ = ['METHODS', 'DEFAULT_METHOD', 'auroc', 'calibrate', 'fpr_at_tpr', 'OpenSetScore', 'MSP', 'Energy', 'Mahalanobis', 'KNN',
@@ -106,21 +107,38 @@ METHODS = dict(msp=MSP, energy=Energy, mahalanobis=Mahalanobis, knn=KNN)
 
 # %% ../nbs/13_openset.ipynb 13
 class UnknownDetector:
-    "An `OpenSetScore` with a threshold: `is_unknown` where the score is above it"
+    "An `OpenSetScore` with a threshold: `is_unknown` where the score is above it; `known_flagged` and `caught` are its measured operating point"
     def __init__(self, scorer: OpenSetScore, # a fitted score
                  threshold: float=float('inf'), # scores above it are unknown
                  keep: float=0.95, # the fraction of validation images the threshold keeps
+                 known_flagged: float|None=None, # share of the known validation photos it flags (measured by `calibrate`)
+                 n_valid: int|None=None, # how many validation photos that share is of
+                 caught: dict|None=None, # `{'name', 'n', 'share'}`: share of photos of none of the classes it flags (`measure`)
                 ): store_attr()
     @property
     def method(self) -> str: return self.scorer.name
     def score(self, feats, logits) -> torch.Tensor: return self.scorer.score(feats, logits)
     def is_unknown(self, feats, logits) -> torch.Tensor: return self.score(feats, logits) > self.threshold
     def calibrate(self, feats, logits, keep: float|None=None):
-        "Set the threshold from known validation outputs"
-        self.keep = keep or self.keep; self.threshold = calibrate(self.score(feats, logits), self.keep); return self
+        "Set the threshold from known validation outputs, and record the share of them it flags"
+        self.keep = keep or self.keep; s = self.score(feats, logits); self.threshold = calibrate(s, self.keep)
+        self.known_flagged, self.n_valid = float((s > self.threshold).float().mean()), len(s); return self
+    def measure(self, feats, logits, # outputs of photos of none of the classes
+                name: str, # what they are (e.g. the folder's name)
+               ) -> float:
+        "Record (and return) the share of these photos of none of the classes the threshold flags"
+        share = float(self.is_unknown(feats, logits).float().mean()); self.caught = dict(name=name, n=len(logits), share=share); return share
+    def operating_point(self) -> str:
+        "In words: what this threshold does to known photos and to photos of other things, as measured"
+        k = (f'flags {self.known_flagged:.0%} of the known validation photos ({round(self.known_flagged * self.n_valid)} of {self.n_valid})'
+             if self.known_flagged is not None else f'set to keep {self.keep:.0%} of the known validation photos')
+        c = self.caught
+        return k + (f"; caught {c['share']:.0%} of {c['n']} photos of none of the classes ({c['name']})" if c else
+                    '; how many photos of other things it catches was not measured (foodcam demo --ood DIR)')
     def meta(self) -> dict:
         "What the JSON metadata of an exported model holds (tensors go to `state`)"
-        return dict(method=self.method, params=self.scorer.params(), threshold=self.threshold, keep=self.keep)
+        return dict(method=self.method, params=self.scorer.params(), threshold=self.threshold, keep=self.keep,
+                    known_flagged=self.known_flagged, n_valid=self.n_valid, caught=self.caught)
     def state(self) -> dict: return {f'openset.{k}': v.contiguous() for k, v in self.scorer.state().items()}
     @classmethod
     def from_meta(cls, meta: dict, # `UnknownDetector.meta()`
@@ -129,7 +147,16 @@ class UnknownDetector:
         "Rebuild a detector from an exported model"
         sc = METHODS[meta['method']](**meta.get('params', {}))
         sc.load_state({k.split('.', 1)[1]: v for k, v in tensors.items() if k.startswith('openset.')})
-        return cls(sc, meta['threshold'], meta.get('keep', 0.95))
+        return cls(sc, meta['threshold'], meta.get('keep', 0.95), meta.get('known_flagged'), meta.get('n_valid'), meta.get('caught'))
+    def save(self, fname) -> Path:
+        "Write the detector as safetensors (tensors) + its `meta` (the file beside a run's model)"
+        from safetensors.torch import save_file
+        save_file(self.state(), str(fname), metadata={'unknown': json.dumps(self.meta())}); return Path(fname)
+    @classmethod
+    def load(cls, fname):
+        "A detector written by `save`"
+        from safetensors import safe_open
+        with safe_open(str(fname), 'pt') as f: return cls.from_meta(json.loads(f.metadata()['unknown']), {k: f.get_tensor(k) for k in f.keys()})
     def __repr__(self): return f'UnknownDetector({self.scorer!r}, threshold={self.threshold:.4g}, keep={self.keep})'
 
 DEFAULT_METHOD = 'energy'  # chosen by measurement on food3 vs ood-dev (the hard case): see the table at the end and bench/README.md
@@ -197,12 +224,24 @@ def learner_outputs(learn, # a learner holding a foodcam classifier
     if fn is not None: torch.save(dict(f=f, l=l), fn)
     return f, l
 
-# %% ../nbs/13_openset.ipynb 20
-def image_files(path, # a folder (searched recursively), an image file, or a .tgz of images
+# %% ../nbs/13_openset.ipynb 21
+def _walk(path: Path):
+    "Files under `path`, sorted, following symbolic links (a folder reached twice is walked once); hidden and `_` folders and hidden files skipped"
+    seen, out = set(), []
+    for root, dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen: dirs[:] = []; continue
+        seen.add(real); dirs[:] = [d for d in dirs if not d.startswith(('.', '_'))]
+        out += [Path(root)/f for f in files if not f.startswith('.')]
+    return sorted(out)
+
+def image_files(path, # a folder (searched recursively, through symbolic links), an image file, or a .tgz of images
                 n: int|None=None, # at most this many, spread evenly over the sorted list
                 out=None, # folder to extract archive members into (a temporary one if None)
+                verify: bool=True, # leave out what `foodcam.data.check_image` finds unusable (cached, as for a dataset)
+                excluded: dict|None=None, # filled with `{relative path: reason}` of the files left out
                ) -> list:
-    "Image files under `path`, sorted; from a .tgz the first `n` members evenly spread, extracted to `out`"
+    "Usable image files under `path`, sorted: the one listing of every folder of photos foodcam reads besides a dataset's class folders"
     path = Path(path)
     if path.is_file() and path.name.endswith(('.tgz', '.tar.gz', '.tar')):
         out = Path(out or tempfile.mkdtemp(prefix='foodcam-ood-'))
@@ -210,12 +249,16 @@ def image_files(path, # a folder (searched recursively), an image file, or a .tg
             ms = sorted((m for m in tf.getmembers() if m.isfile() and Path(m.name).suffix.lower() in IMAGE_EXTS and '/test/' in f'/{m.name}'), key=lambda m: m.name)
             if n: ms = [ms[i] for i in np.linspace(0, len(ms) - 1, n).round().astype(int)]
             tf.extractall(out, members=ms, filter='data')
-        return [out/m.name for m in ms]
-    fs = sorted(f for f in ([path] if path.is_file() else path.rglob('*')) if f.suffix.lower() in IMAGE_EXTS and not any(p.startswith(('_', '.')) for p in f.relative_to(path.parent if path.is_file() else path).parts[:-1]))
+        path, fs = out, [out/m.name for m in ms]
+    elif path.is_file(): path, fs = path.parent, [path]
+    else: fs = [f for f in _walk(path) if f.suffix.lower() in IMAGE_EXTS] if path.is_dir() else []
+    if verify and fs:
+        fs, bad = verify_items(path, entries=fs)
+        if excluded is not None: excluded.update(bad)
     if n and len(fs) > n: fs = [fs[i] for i in np.linspace(0, len(fs) - 1, n).round().astype(int)]
     return fs
 
-# %% ../nbs/13_openset.ipynb 23
+# %% ../nbs/13_openset.ipynb 24
 def food_openset_table(learn, # a learner trained on the known classes (e.g. the frozen stage)
                        unknown: dict, # name -> list of image files of none of the classes
                        methods: dict|None=None, # name -> `OpenSetScore`; one of each of `METHODS` if None

@@ -27,11 +27,11 @@ from .predict import run_learner, fit_run_unknown, split_outputs, load_run, writ
 from .report import build_report
 
 # %% auto 0
-__all__ = ['TRACK_FNS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'log_stage',
-           'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen', 'track_finetune',
-           'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'explain_run', 'plot_unknown',
-           'check_unknown', 'budget_plan', 'budget_ladder', 'body_weights', 'budget_points', 'frontier_table',
-           'transferability', 'budget_run', 'report_runs', 'demo']
+__all__ = ['TRACK_FNS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'ood_files',
+           'check_inputs', 'log_stage', 'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen',
+           'track_finetune', 'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'explain_run',
+           'plot_unknown', 'check_unknown', 'budget_plan', 'budget_ladder', 'body_weights', 'budget_points',
+           'frontier_table', 'transferability', 'budget_run', 'report_runs', 'demo']
 
 # %% ../nbs/09_pipeline.ipynb 5
 def check_dataset(data) -> dict:
@@ -42,7 +42,39 @@ def default_run(data) -> Path:
     "`runs/<dataset folder name>`"
     return Path('runs')/Path(data).resolve().name
 
-# %% ../nbs/09_pipeline.ipynb 6
+# %% ../nbs/09_pipeline.ipynb 7
+def ood_files(ood, # a folder (or .tgz) of photos of none of the classes (`--ood`)
+              n: int|None=None, # at most this many, evenly spread
+             ) -> list:
+    "The usable photos of `ood` (through symbolic links, `foodcam.openset.image_files`), or the error that says what to pass"
+    files = image_files(ood, n=n) if ood is not None and Path(ood).exists() else []
+    if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
+    return files
+
+def check_inputs(data=None, # dataset folder: it must have two classes of usable photos
+                 ood=None, # folder of photos of none of the classes (`--ood`)
+                 cifar=None, # CIFAR model .pth, or CIFAR-10 data as a folder or .tgz (`--cifar`)
+                 weights=None, # backbone weights file (`--weights`); 'random' for none
+                 out=(), # folders the job writes (run folder, `--out`): created if missing, and must be writable
+                ) -> dict:
+    "Resolve and check every path a job needs before its long work, with the message the job would give at the end"
+    if weights is not None and str(weights) != 'random' and not Path(weights).is_file():
+        raise FileNotFoundError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+    if cifar is not None:
+        c = Path(cifar)
+        if c.suffix == '.pth' and not c.is_file(): raise FileNotFoundError(f'no CIFAR model {cifar}')
+        if not c.exists(): raise FileNotFoundError(f'no CIFAR model or CIFAR-10 data at {cifar}: pass a .pth, or CIFAR-10 as a folder or .tgz (train/<class>/, test/<class>/)')
+        if c.is_dir() and not all((c/s).is_dir() for s in ('train', 'test')):
+            raise FileNotFoundError(f'{cifar} is not CIFAR-10 data: expected {c}/train/<class>/ and {c}/test/<class>/ folders of 32x32 images')
+    found = dict(ood=len(ood_files(ood))) if ood is not None else {}
+    for d in out:
+        try: Path(d).mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise ValueError(f'cannot create the folder {d} ({e.strerror}): pass another --run/--out') from None
+        if not os.access(d, os.W_OK): raise ValueError(f'cannot write to {d}: pass another --run/--out')
+    if data is not None: found['classes'] = check_dataset(data)
+    return found
+
+# %% ../nbs/09_pipeline.ipynb 9
 def log_stage(run, # run folder with a `run.json`
               stage: str, # 'verify', a track, 'explain', 'report'
               seconds: float, # its wall time
@@ -88,7 +120,7 @@ def prepare_run(data, # dataset folder
         plt.close(fig)
     return run
 
-# %% ../nbs/09_pipeline.ipynb 7
+# %% ../nbs/09_pipeline.ipynb 10
 class RunLocked(ValueError):
     "Another process is writing this run folder (a `ValueError`, so the CLI prints the message without a traceback)"
 
@@ -124,7 +156,7 @@ def run_lock(run, # run folder (created if missing)
     try: yield run
     finally: lock.unlink(missing_ok=True)
 
-# %% ../nbs/09_pipeline.ipynb 11
+# %% ../nbs/09_pipeline.ipynb 14
 def _weights_kw(weights):
     "`weights='random'` means no pretraining (a baseline, and the tests)"
     return dict(pretrained=False) if str(weights) == 'random' else dict(weights=weights, fetch=True)
@@ -143,7 +175,7 @@ def _finished(run, track):
     m = run/f'{track}_metrics.json'
     if m.exists() and (run/f'{track}_model.pth').exists(): return json.loads(m.read_text())
 
-# %% ../nbs/09_pipeline.ipynb 12
+# %% ../nbs/09_pipeline.ipynb 15
 def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64, seed=42, size=256, **kwargs):
     "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
@@ -164,7 +196,7 @@ def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=3
     return record_run(learn, run, 'finetune', stages=['finetune'], arch=learn.arch, weights=str(learn.weights_source), size=size,
                       lr=f'{lrs.start:.3g}..{lrs.stop:.3g}')
 
-# %% ../nbs/09_pipeline.ipynb 14
+# %% ../nbs/09_pipeline.ipynb 17
 def track_scratch32(data, run, epochs, bs=64, seed=42, size=32, **kwargs):
     "The CIFAR architecture trained from scratch on the dataset at 32x32"
     set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
@@ -206,7 +238,7 @@ def track_cifar32(data, run, epochs, cifar=None, bs=64, seed=42, size=32, quick=
 
 TRACK_FNS = {'scratch32': track_scratch32, 'cifar32': track_cifar32}
 
-# %% ../nbs/09_pipeline.ipynb 15
+# %% ../nbs/09_pipeline.ipynb 18
 TRACK_FNS.update(frozen=track_frozen, finetune=track_finetune)
 
 def train_track(data, # dataset folder
@@ -239,7 +271,7 @@ def train_track(data, # dataset folder
     distrib_barrier()  # a data-parallel run (foodcam.distributed): every rank waits until rank 0 has written the track
     return m
 
-# %% ../nbs/09_pipeline.ipynb 23
+# %% ../nbs/09_pipeline.ipynb 26
 def explain_run(run, # run folder with a finished track
                 track: str|None=None, # which model; the best finished one if None
                 n_faith: int=16, # validation images for the faithfulness table
@@ -270,7 +302,7 @@ def explain_run(run, # run folder with a finished track
 
 def _has_tabulate(): return importlib.util.find_spec('tabulate') is not None  # pandas' `to_markdown` needs it
 
-# %% ../nbs/09_pipeline.ipynb 26
+# %% ../nbs/09_pipeline.ipynb 29
 def plot_unknown(clf, # a `foodcam.predict.Classifier` with an unknown detector
                  files: list, # photos of none of its classes
                  fname=None, # save the figure here
@@ -300,24 +332,24 @@ def check_unknown(run, # run folder with a finished track
                  ) -> dict:
     "AUROC and FPR@95TPR of every unknown score on `ood` (`<run>/unknown.csv`), the detector's rate (`unknown.json`) and a figure (`unknown.png`)"
     run = Path(run); t0 = time.perf_counter()
-    files = image_files(ood, n=n) if Path(ood).exists() else []
-    if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
+    files = ood_files(ood, n)
     learn, track = run_learner(run, track)
     if not (run/f'{track}_unknown.safetensors').exists(): fit_run_unknown(run, track)
     tr, va = split_outputs(learn)
     un = learner_outputs(learn, files, 'unknown')
     df = compare_openset(tr, va, {'ood': un})
     clf = load_run(run, track); det = clf.unknown
+    det.measure(*un, Path(ood).name); det.save(run/f'{track}_unknown.safetensors')  # the operating point travels with the detector
     rows = [dict(method=m, auroc=round(float(df.loc[m, ('auroc', 'ood')]), 4), fpr95=round(float(df.loc[m, ('fpr95', 'ood')]), 4),
                  used='yes' if m == det.method else '') for m in df.index]
     write_table(rows, run/'unknown.csv')
     plt.close(plot_unknown(clf, [files[i] for i in sorted(set(np.linspace(0, len(files) - 1, min(n_fig, len(files))).round().astype(int)))], run/'unknown.png'))
     info = dict(ood=str(Path(ood).resolve()), n=len(files), track=track, method=det.method, threshold=det.threshold, keep=det.keep,
-                flagged=round(float(det.is_unknown(*un).float().mean()), 4), seconds=round(time.perf_counter() - t0, 2))
+                flagged=round(det.caught['share'], 4), known_flagged=det.known_flagged, seconds=round(time.perf_counter() - t0, 2))
     write_json(info, run/'unknown.json'); log_stage(run, 'ood', info['seconds'])
     return info
 
-# %% ../nbs/09_pipeline.ipynb 30
+# %% ../nbs/09_pipeline.ipynb 33
 FRONTIER_BODIES = {'xception': 'legacy_xception', 'lite0': 'tf_efficientnet_lite0'}  # name in frontier.csv -> timm body; the first is the baseline
 
 BUDGET_PLAN = {  # photos per class (None: all) -> planned epochs (and lab's fine-tuning top rate, where measured to pay) of each recipe
@@ -342,7 +374,7 @@ def body_weights(weights, xception: bool) -> dict:
     if str(weights) == 'random': return dict(pretrained=False)
     return dict(weights=weights) if xception else {}
 
-# %% ../nbs/09_pipeline.ipynb 33
+# %% ../nbs/09_pipeline.ipynb 36
 def budget_points(data, # dataset folder
                   recipes=('lab', 'effnet', 'fastai'), # names in `foodcam.budget.BUDGET_RECIPES`
                   n_per_class=(None,), # data budgets: training photos per class, None for all
@@ -387,7 +419,7 @@ def transferability(data, # dataset folder
                            best_valid_acc=max(r['valid_acc'] for r in c), seconds=sum(r['seconds'] for r in c))
     return ct, fig
 
-# %% ../nbs/09_pipeline.ipynb 35
+# %% ../nbs/09_pipeline.ipynb 38
 def _save_csv(df, fname): return atomic_write(fname, df.to_csv(index=False))
 
 def _save_png(fig, fname):
@@ -435,7 +467,7 @@ def budget_run(data, # dataset folder: one sub-folder of images per class
         log_stage(run, 'budget', time.perf_counter() - t0)
     return files
 
-# %% ../nbs/09_pipeline.ipynb 40
+# %% ../nbs/09_pipeline.ipynb 43
 def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
@@ -449,7 +481,7 @@ def report_runs(runs: list, # run folders
     log_stage(runs[0], 'report', time.perf_counter() - t0)
     return rep
 
-# %% ../nbs/09_pipeline.ipynb 42
+# %% ../nbs/09_pipeline.ipynb 45
 DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
     'bibimbap': ['bibimbap', 'bibimbap bowl', 'korean bibimbap'],
     'green curry': ['thai green curry', 'green curry chicken', 'green curry dish'],
@@ -459,17 +491,18 @@ def _cifar_available(cifar) -> bool:
     "Is there a CIFAR model or CIFAR data for the cifar32 track?"
     return cifar is not None or cifar_model_path().exists()  # what `cifar_checkpoint(None)` loads
 
-# %% ../nbs/09_pipeline.ipynb 44
+# %% ../nbs/09_pipeline.ipynb 47
 def _demo_unknown(run, tracks, ood):
     "The unknown detector of the last 256px track, and its measurement on `ood` if given"
     if not tracks or not _finished(run, tracks[-1]): return
     t0 = time.perf_counter()
-    try: det = fit_run_unknown(run, tracks[-1]); print(f'unknown detector: {det.method}, keeps {det.keep:.0%} of the validation photos')
+    try: det = fit_run_unknown(run, tracks[-1])
     except (FileNotFoundError, ValueError) as e: print(f'unknown detector: skipped ({e})'); return
     log_stage(run, 'unknown', time.perf_counter() - t0)
-    if ood is None: print('unknown photos: pass --ood DIR (photos of none of the classes) to measure the detector on them'); return
+    if ood is None: print(f'unknown detector: {det.method}, {det.operating_point()}'); return
     info = check_unknown(run, ood, tracks[-1])
-    print(f"unknown photos: {info['flagged']:.0%} of {info['n']} photos in {ood} flagged as none of these; table {run/'unknown.csv'}")
+    print(f"unknown photos: {info['flagged']:.0%} of {info['n']} photos in {ood} flagged as none of these, "
+          f"{info['known_flagged']:.0%} of the known validation photos; table {run/'unknown.csv'}")
 
 def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foodcam-demo')` if None
          run=None, # run folder; `default_run(data)` if None
@@ -485,6 +518,7 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
         ) -> Path:
     "The whole job: (scrape) -> clean -> tracks (suspects after frozen, unknown detector after the last) -> explain -> report; returns the report's path"
     t0 = time.time()
+    check_inputs(data, ood, cifar, weights, [run or default_run(data)] if data is not None else [])  # before any long work
     if data is None:
         if not online(): raise FileNotFoundError('offline, so foodcam cannot scrape a dataset: pass --data DIR, a folder with one sub-folder of images per class (e.g. --data ../shared/data/food3)')
         data = data_dir('foodcam-demo'); scrape(data, DEMO_CLASSES, n=300 if quick else 600); clean(data)
@@ -499,7 +533,7 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
             if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
             train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, epochs=epochs, size=None if t.endswith('32') else size)
             if t == 'frozen':  # suspect photos on the same (cached) features: reported and saved in the run, nothing moves
-                try: s = find_suspects(data, arch=arch, weights=weights, seed=seed); s.save(run); print(s.summary(5) + f'\nreview and fix them: foodcam review {data}')
+                try: s = find_suspects(data, arch=arch, weights=weights, seed=seed); s.save(run); print(s.summary(5) + f'\nreview them: foodcam review {data} (--apply fixes the likely ones)')
                 except ValueError as e: print(f'suspect photos: skipped ({e})')
         _demo_unknown(run, [t for t in tracks if not t.endswith('32')], ood)
         explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))

@@ -14,13 +14,13 @@ from safetensors.torch import save_file
 from fastcore.basics import store_attr, AttrDict, patch
 from fastprogress.fastprogress import progress_bar
 import foodcam
-from .core import default_device, device_profile, use_bf16, autocast, IMAGE_EXTS, TRACKS
+from .core import default_device, device_profile, use_bf16, autocast, TRACKS
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from .data import FoodImage, CenterResize, food_dls
 from .train import classifier, read_meta, write_json
-from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs
+from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs, image_files
 from .weights import create_backbone, keras_mode
 from .transfer import body_stats, load_stage
 from .cifar import cifar_net, cifar_arch_args, load_cifar
@@ -164,7 +164,7 @@ def run_track(run, track=None) -> str:
 # %% ../nbs/14_predict.ipynb 13
 def _load_unknown(fn):
     if not Path(fn).exists(): return None
-    with safe_open(str(fn), 'pt') as f: return UnknownDetector.from_meta(json.loads(f.metadata()['unknown']), {k: f.get_tensor(k) for k in f.keys()})
+    return UnknownDetector.load(fn)
 
 def load_run(run, # run folder
              track: str|None=None, # which model; the best finished one if None
@@ -221,7 +221,7 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
     run = Path(run); track = run_track(run, track)
     learn, _ = run_learner(run, track)
     det = fit_unknown(*split_outputs(learn), method, keep)
-    save_file(det.state(), str(run/f'{track}_unknown.safetensors'), metadata={'unknown': json.dumps(det.meta())})
+    det.save(run/f'{track}_unknown.safetensors')  # with its operating point (`UnknownDetector.meta`)
     return det
 
 # %% ../nbs/14_predict.ipynb 22
@@ -422,7 +422,7 @@ def expand_inputs(inputs: list, # files, folders or glob patterns
     out = []
     for s in inputs:
         p = Path(s)
-        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not any(q.startswith(('.', '_')) for q in f.relative_to(p).parts[:-1]))
+        if p.is_dir(): out += image_files(p, verify=False)  # through symbolic links; every image file gets a row, an unreadable one its error
         elif p.exists(): out.append(p)
         elif any(c in str(s) for c in '*?['): out += sorted(Path(f) for f in glob.glob(str(s), recursive=True) if Path(f).is_file())
         else: out.append(p)

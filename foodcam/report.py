@@ -59,6 +59,14 @@ def read_csv(fname) -> list:
     with open(fname, newline='') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 # %% ../nbs/11_report.ipynb 7
+def _detector_point(run) -> str:
+    "The measured operating point of the unknown detector of the run's best track, in words; '' without one"
+    fs = [run/f'{t}_unknown.safetensors' for t in TRACKS[::-1] if (run/f'{t}_unknown.safetensors').exists()]
+    if not fs: return ''
+    from foodcam.openset import UnknownDetector  # torch: only for a run that has a detector
+    try: return f'{fs[0].name.split("_")[0]}: ' + UnknownDetector.load(fs[0]).operating_point()
+    except Exception: return ''  # unreadable (half-written, an older format): the section says what it can without it
+
 def run_parts(run) -> dict:
     "Everything the report can use from one run folder"
     run = Path(run)
@@ -76,6 +84,7 @@ def run_parts(run) -> dict:
                 suspects=read_csv(run/'suspects.csv') if (run/'suspects.csv').exists() else None,  # None: never checked
                 suspects_fig=run/'suspects.png' if (run/'suspects.png').exists() else None,
                 detector=sorted(f.name for f in run.glob('*_unknown.safetensors')),
+                detector_point=_detector_point(run),
                 unknown=read_csv(run/'unknown.csv') if (run/'unknown.csv').exists() else [],
                 unknown_info=json.loads((run/'unknown.json').read_text()) if (run/'unknown.json').exists() else {},
                 unknown_fig=run/'unknown.png' if (run/'unknown.png').exists() else None,
@@ -105,13 +114,17 @@ def suspects_html(p: dict, # `run_parts` of one run
     "Counts per kind, the first `top` suspects, the figure and the command to review them; '' if the run was never checked"
     rows, name = p['suspects'], p['run'].name
     if rows is None: return ''
-    n = Counter(r.get('kind') for r in rows)
+    likely = [r for r in rows if r.get('confidence', 'likely') == 'likely']; maybe = [r for r in rows if r not in likely]
+    n = Counter(r.get('kind') for r in likely); wrong = lambda rs: sum(float(r.get('precision') or 1) for r in rs)
     data = html.escape(str(p['info'].get('dataset') or 'DATASET'))
-    out = (f'<h3>{html.escape(name)}</h3><p>{len(rows)} suspect photos: ' + ', '.join(f'{n.get(k, 0)} {v}' for k, v in SUSPECT_KINDS.items()) +
-           f'. Nothing was moved: review them with <code>foodcam review {data}</code> (<code>--apply</code> applies the first '
-           '<code>--top</code> fixes, <code>foodcam clean --undo</code> restores every file).</p>')
+    out = (f'<h3>{html.escape(name)}</h3><p>{len(likely)} suspect photos: ' + ', '.join(f'{n.get(k, 0)} {v}' for k, v in SUSPECT_KINDS.items()) +
+           (f'. About <b>{wrong(likely):.0f} of these {len(likely)} are expected to be really wrong</b> (as measured on planted errors, '
+            '<code>foodcam.suspects.LABEL_PRECISION</code>); check them by eye before <code>--apply</code>' if likely else '') +
+           (f'. {len(maybe)} more are possible label suspects (about {wrong(maybe):.0f} of them really wrong), marked so in <code>suspects.csv</code>' if maybe else '') +
+           f'. Nothing was moved: review them with <code>foodcam review {data}</code> (<code>--apply</code> applies the likely fixes among the first '
+           '<code>--top</code>, <code>foodcam clean --undo</code> restores every file).</p>')
     if not rows: return out
-    cols = [c for c in ('file', 'kind', 'action', 'label', 'proposed', 'score') if c in rows[0]]
+    cols = [c for c in ('file', 'kind', 'action', 'label', 'proposed', 'confidence', 'score') if c in rows[0]]
     out += table_html(rows[:top], cols)
     if len(rows) > top: out += f'<p>... and {len(rows) - top} more in <code>suspects.csv</code>.</p>'
     if p['suspects_fig']: out += img_tag(p['suspects_fig'], f'{name}: the first suspects with the fix proposed for each')
@@ -123,7 +136,8 @@ def unknown_html(p: dict, # `run_parts` of one run
     rows, info, name = p['unknown'], p['unknown_info'], p['run'].name
     if not rows:
         if not p['detector']: return ''
-        return (f'<h3>{html.escape(name)}</h3><p class="missing">The model flags photos of none of its classes (<code>{html.escape(p["detector"][-1])}</code>), '
+        return (f'<h3>{html.escape(name)}</h3>' + (f'<p>Operating point of the detector: {html.escape(p["detector_point"])}.</p>' if p['detector_point'] else '') +
+                f'<p class="missing">The model flags photos of none of its classes (<code>{html.escape(p["detector"][-1])}</code>), '
                 'but it was not measured on such photos yet: run <code>foodcam demo --data DATASET --run RUN --ood FOLDER_OF_OTHER_PHOTOS</code>.</p>')
     txt = (f'<h3>{html.escape(name)}</h3><p>{str(info["n"]) + " photos" if "n" in info else "Photos"} of none of the classes '
            f'(<code>{html.escape(str(info.get("ood", "?")))}</code>) against the validation photos, for each score of <code>foodcam.openset</code>. '
@@ -132,6 +146,7 @@ def unknown_html(p: dict, # `run_parts` of one run
         txt += (f' The model uses <b>{html.escape(info["method"])}</b> (threshold {info["threshold"]:.4g}, keeping {info["keep"]:.0%} of the validation photos) '
                 f'and flagged <b>{info["flagged"]:.0%}</b> of these photos as none of these.')
     t = [{'method': r['method'], 'AUROC': r['auroc'], 'FPR@95TPR': r['fpr95'], 'used by the model': r.get('used', '')} for r in rows]
+    if p.get('detector_point'): txt += f' Operating point of the detector: <b>{html.escape(p["detector_point"])}</b>.'
     out = txt + '</p>' + table_html(t)
     if p['unknown_fig']: out += img_tag(p['unknown_fig'], f'{name}: some of these photos with the predicted class, the unknown flag and the CAM')
     return out

@@ -15,9 +15,11 @@ from .scrape import quarantine, move_file, append_log, union_groups
 from .transfer import load_body, weights_id, body_learner, features_dls, extract_features, Mirrored
 
 # %% auto 0
-__all__ = ['OFFTOPIC', 'KINDS', 'REASONS', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
-           'label_issues', 'ConcatFeatures', 'strong_features', 'oof_mahalanobis', 'oof_knn', 'oof_centroid',
-           'robust_z', 'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects', 'SuspectReviewer']
+__all__ = ['PRECISION_GOAL', 'LIKELY_CUT', 'LABEL_PRECISION', 'KIND_PRECISION', 'OFFTOPIC', 'KINDS', 'REASONS', 'CONFIDENCES',
+           'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs', 'label_issues',
+           'label_precision', 'expected_wrong', 'label_confidence', 'ConcatFeatures', 'strong_features',
+           'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects',
+           'apply_suspects', 'SuspectReviewer']
 
 # %% ../nbs/16_suspects.ipynb 6
 def file_sha1(f, # a file
@@ -139,6 +141,38 @@ def label_issues(y: np.ndarray, # N integer labels, as given
     return np.argsort(p[np.arange(len(y)), y], kind='stable')[:n]
 
 # %% ../nbs/16_suspects.ipynb 14
+PRECISION_GOAL = 0.7  # the default list (and `--apply`) holds the suspects measured to be at least this precise
+LIKELY_CUT = 0.5  # a label suspect is 'likely' when its given label's out-of-fold probability is under LIKELY_CUT / (number of classes)
+LABEL_PRECISION = [  # `bench/suspects_cut.py` at the cut LIKELY_CUT, 8 seeds (bench/results_suspects.md, issue 31), per band:
+    # (lowest out-of-fold accuracy on the labels as given, fewest photos per class,
+    #  likely rows: precision at 5% swapped labels, share of all photos listed though not swapped; the same two for possible rows)
+    (0.85, 100, 0.918, 0.010, 0.396, 0.016),  # food3 at 1,500 and 300 photos; food3 + 2 more Food-101 classes as it is
+    (0.75, 0, 0.812, 0.009, 0.235, 0.041),    # food3 at 150 photos; food3 with 10% swapped; food3 + 2 classes with 5-10% swapped
+    (0., 0, 0.747, 0.010, 0.139, 0.104)]      # 1,000 CIFAR-10 test photos upscaled, 10 classes
+KIND_PRECISION = {'off_topic': 1.0, 'duplicate': 1.0}  # off-topic: 23 of 23 flagged photos were planted CIFAR ones; duplicates: food3's 8 pairs by eye
+
+def label_precision(acc: float, # out-of-fold accuracy of the head on the labels as given
+                    per_class: int, # photos in the smallest class
+                   ) -> dict:
+    "The measured precision of likely and possible label suspects, and the share of photos each lists on a data set with no wrong labels"
+    r = next(r for r in LABEL_PRECISION if acc >= r[0] and per_class >= r[1])
+    return dict(zip(('likely', 'fp_likely', 'possible', 'fp_possible'), r[2:]))
+
+def expected_wrong(m: int, # rows listed
+                   n: int, # photos checked
+                   precision: float, # their precision measured with 5% of labels swapped
+                   fp_share: float, # share of all photos such a list holds when no label is wrong
+                  ) -> float:
+    "How many of `m` listed photos are expected to be really wrong: the measured precision, but no more than the rows beyond what a data set with no wrong labels gets listed"
+    return min(precision * m, max(0., m - fp_share * n))
+
+def label_confidence(self_conf: np.ndarray, # out-of-fold probability of the given label of each suspect
+                     n_classes: int, # classes of the data set
+                    ) -> np.ndarray:
+    "'likely' or 'possible' per label suspect: the cut `LIKELY_CUT`, in units of chance"
+    return np.where(np.asarray(self_conf) * n_classes < LIKELY_CUT, 'likely', 'possible')
+
+# %% ../nbs/16_suspects.ipynb 17
 class ConcatFeatures:
     "Extractor: the features of several extractors side by side, each L2-normalised so that no body outweighs the other by its scale"
     def __init__(self, *extractors): self.extractors = extractors
@@ -151,7 +185,7 @@ def strong_features(weights=None, # Xception weights file; found (or fetched) if
     return ConcatFeatures(BackboneFeatures('legacy_xception', weights, mirror=True, **kwargs),
                           BackboneFeatures('tf_efficientnet_lite0', 'random' if str(weights) == 'random' else None, mirror=True, **kwargs))
 
-# %% ../nbs/16_suspects.ipynb 17
+# %% ../nbs/16_suspects.ipynb 20
 def oof_mahalanobis(x: np.ndarray, # N x C features
                     y: np.ndarray, # N integer labels
                     k: int=5, # folds
@@ -201,7 +235,7 @@ def robust_z(s: np.ndarray) -> np.ndarray:
     med = np.median(s); mad = 1.4826 * np.median(np.abs(s - med))
     return (s - med) / max(mad, 1e-12)
 
-# %% ../nbs/16_suspects.ipynb 19
+# %% ../nbs/16_suspects.ipynb 22
 def near_duplicates(x: np.ndarray, # N x C features
                     thresh: float=0.95, # cosine similarity from which two images are near duplicates
                     chunk: int=2048, # rows per block of the similarity matrix
@@ -214,26 +248,36 @@ def near_duplicates(x: np.ndarray, # N x C features
             if j > s + i: out.append((s + int(i), int(j), float(sim[i, j])))
     return out
 
-# %% ../nbs/16_suspects.ipynb 22
+# %% ../nbs/16_suspects.ipynb 25
 KINDS = ('off_topic', 'label', 'duplicate')  # review order within a rank: quarantine, relabel, drop
 REASONS = {'off_topic': 'off_topic', 'label': 'mislabelled', 'duplicate': 'near_duplicate'}  # `_quarantine/<reason>/` of a quarantined suspect
+CONFIDENCES = ('likely', 'possible')  # 'likely': measured precision >= PRECISION_GOAL, the default list; 'possible': the rest of cleanlab's count
 
 class Suspects:
-    "The suspect photos of a dataset: `df` has one row per proposed fix, in review order; `images` the scores of every image; `pairs` the near duplicates"
-    def __init__(self, path, df, images, pairs, seconds=None): store_attr()
+    "The suspect photos of a dataset: `df` has one row per proposed fix (likely ones first, in review order); `images` the scores of every image; `pairs` the near duplicates"
+    def __init__(self, path, df, images, pairs, seconds=None, acc=None): store_attr()
     def __len__(self): return len(self.df)
-    def counts(self) -> dict: return {k: int((self.df.kind == k).sum()) for k in KINDS}
+    @property
+    def likely(self) -> pd.DataFrame: return self.df[self.df.confidence == 'likely']
+    def counts(self, confidence=('likely',)) -> dict: return {k: int(((self.df.kind == k) & self.df.confidence.isin(confidence)).sum()) for k in KINDS}
+    def expected(self, confidence=('likely',)) -> float:
+        "How many of these rows are expected to be really wrong: the sum of their measured precisions"
+        return float(self.df.precision[self.df.confidence.isin(confidence)].sum())
     def top(self, n: int=20) -> pd.DataFrame: return self.df.head(n)
     def to_csv(self, fname) -> Path:
         "Save the table (relative file names, so it still applies to the same folder elsewhere)"
         fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True); self.df.to_csv(fname, index=False); return fname
 
     def summary(self, top: int=10) -> str:
-        "A few lines for a terminal: counts, leakage, then the first `top` suspects"
-        c = self.counts(); leak = int(self.pairs.cross_split.sum()) if len(self.pairs) else 0
-        lines = [f'{len(self)} suspects in {len(self.images)} photos: {c["label"]} likely mislabelled, {c["off_topic"]} off-topic, '
+        "A few lines for a terminal: the likely suspects, how many are expected to be wrong, leakage, the possible ones, then the first `top` rows"
+        c = self.counts(); n = sum(c.values()); leak = int(self.pairs.cross_split.sum()) if len(self.pairs) else 0
+        lines = [f'{n} suspects in {len(self.images)} photos: {c["label"]} likely mislabelled, {c["off_topic"]} off-topic, '
                  f'{c["duplicate"]} near duplicates ({leak} near-duplicate pairs straddle train/valid)']
-        for r in self.top(top).itertuples(): lines.append(f'  {r.file}: {_describe(r)} (score {r.score:.2f})')
+        if n: lines.append(f'about {self.expected():.0f} of these {n} are expected to be really wrong (as measured on planted errors'
+                           + (f', at this out-of-fold accuracy, {self.acc:.2f}' if self.acc is not None else '') + '); check them by eye before `--apply`')
+        if m := self.counts(('possible',))['label']:
+            lines.append(f'{m} more possible label suspects (about {self.expected(("possible",)):.0f} of them really wrong): in the table, left alone by `--apply`')
+        for r in self.top(top).itertuples(): lines.append(f'  {r.file}: {_describe(r)} ({r.confidence}, score {r.score:.2f})')
         return '\n'.join(lines)
     def __repr__(self): return self.summary(5)
 
@@ -242,12 +286,12 @@ def _describe(r):
     if r.action == 'quarantine': return 'quarantine: off-topic'
     return f'drop: near duplicate of {r.other}'
 
-# %% ../nbs/16_suspects.ipynb 23
+# %% ../nbs/16_suspects.ipynb 26
 def _review_order(df):
-    "Interleave the kinds by their rank, so the first rows show the worst of each kind"
+    "The likely rows first; within each confidence, the kinds interleaved by their rank, so the first rows show the worst of each kind"
     if not len(df): return df
-    df = df.assign(rank=df.groupby('kind').cumcount(), _k=df.kind.map(KINDS.index))
-    return df.sort_values(['rank', '_k'], kind='stable').drop(columns='_k').reset_index(drop=True)
+    df = df.assign(rank=df.groupby(['confidence', 'kind']).cumcount(), _k=df.kind.map(KINDS.index), _c=df.confidence.map(CONFIDENCES.index))
+    return df.sort_values(['_c', 'rank', '_k'], kind='stable').drop(columns=['_k', '_c']).reset_index(drop=True)
 
 def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                   extractor=None, # callable: files -> N x C features; `BackboneFeatures(**kwargs)` if None
@@ -261,7 +305,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                   min_photos: int=10, # a class with fewer photos gets a warning: too few for the out-of-fold head to learn it
                   **kwargs, # passed to `BackboneFeatures`
                  ) -> Suspects:
-    "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset"
+    "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset, each with its confidence and measured precision"
     path = Path(path); files = food_items(path); t0 = time.perf_counter()
     x = (extractor or BackboneFeatures(seed=seed, **kwargs))(files); t1 = time.perf_counter()
     labels = np.array([f.parent.name for f in files]); vocab = np.array(sorted(set(labels))); y = np.searchsorted(vocab, labels)
@@ -270,6 +314,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                       "photos tend to look mislabelled. Check its suspects by eye before relabelling them, or add photos to the class")
     p = oof_probs(x, y, k, C, seed=seed)
     issues = label_issues(y, p)
+    acc = float((p.argmax(1) == y).mean()); conf = dict(zip(issues, label_confidence(p[issues, y[issues]], len(vocab))))
     z = robust_z(OFFTOPIC[offtopic](x, y, k, seed=seed))
     valid = set(food_splitter(valid_pct, seed)(files)[1])
     n = len(files); other = p.copy(); other[np.arange(n), y] = -1
@@ -277,10 +322,10 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
                            split=['valid' if i in valid else 'train' for i in range(n)],
                            self_conf=p[np.arange(n), y], proposed=vocab[other.argmax(1)], p_proposed=other.max(1),
                            label_issue=np.isin(np.arange(n), issues), offtopic_z=z))
-    rows = [dict(file=im.file[i], kind='off_topic', action='quarantine', score=z[i], label=labels[i], proposed='', other='')
-            for i in np.argsort(-z) if z[i] > fence]
-    rows += [dict(file=im.file[i], kind='label', action='relabel', score=1 - p[i, y[i]], label=labels[i], proposed=im.proposed[i], other='')
-             for i in issues if z[i] <= fence]
+    rows = [dict(file=im.file[i], kind='off_topic', action='quarantine', score=z[i], label=labels[i], proposed='', other='',
+                 confidence='likely', precision=KIND_PRECISION['off_topic']) for i in np.argsort(-z) if z[i] > fence]
+    rows += [dict(file=im.file[i], kind='label', action='relabel', score=1 - p[i, y[i]], label=labels[i], proposed=im.proposed[i], other='',
+                  confidence=conf[i], precision=np.nan) for i in issues if z[i] <= fence]
     pairs = near_duplicates(x, dup)
     pdf = pd.DataFrame([dict(a=im.file[i], b=im.file[j], cosine=c, cross_split=im.split[i] != im.split[j],
                              cross_class=labels[i] != labels[j]) for i, j, c in pairs], columns=['a', 'b', 'cosine', 'cross_split', 'cross_class'])
@@ -288,14 +333,18 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
     for i, j, c in pairs: best[i] = max(best.get(i, 0), c); best[j] = max(best.get(j, 0), c)
     for g in sorted(union_groups([(i, j) for i, j, _ in pairs], n), key=lambda g: -max(best[i] for i in g)):
         keep = next((i for i in sorted(g) if im.split[i] == 'train'), min(g))  # keep a training copy: the validation one leaks
-        rows += [dict(file=im.file[i], kind='duplicate', action='drop', score=best[i], label=labels[i], proposed='', other=im.file[keep])
-                 for i in sorted(g) if i != keep]
-    df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other']))
-    return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1))
+        rows += [dict(file=im.file[i], kind='duplicate', action='drop', score=best[i], label=labels[i], proposed='', other=im.file[keep],
+                      confidence='likely', precision=KIND_PRECISION['duplicate']) for i in sorted(g) if i != keep]
+    df = _review_order(pd.DataFrame(rows, columns=['file', 'kind', 'action', 'score', 'label', 'proposed', 'other', 'confidence', 'precision']))
+    lp = label_precision(acc, int(np.bincount(y).min()))
+    for c in CONFIDENCES:  # a label row's precision: its group's expected wrong photos over the group's size (`expected_wrong`)
+        sel = (df.kind == 'label') & (df.confidence == c); m = int(sel.sum())
+        if m: df.loc[sel, 'precision'] = expected_wrong(m, n, lp[c], lp[f'fp_{c}']) / m
+    return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1), acc)
 
-# %% ../nbs/16_suspects.ipynb 28
+# %% ../nbs/16_suspects.ipynb 31
 def _caption(r):
-    if r.action == 'relabel': return f'{r.label} -> {r.proposed}'
+    if r.action == 'relabel': return f'{r.label} -> {r.proposed} ({r.confidence})'
     if r.action == 'quarantine': return f'off-topic ({r.label})'
     return f'copy of {Path(r.other).name[:14]}'
 
@@ -328,19 +377,20 @@ def save(self: Suspects, folder, # e.g. the run folder: the report shows what it
     if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
     return out
 
-# %% ../nbs/16_suspects.ipynb 31
+# %% ../nbs/16_suspects.ipynb 34
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`
                    top: int|None=None, # only the first `top` rows (in review order)
                    kinds=KINDS, # which kinds of fix to apply
+                   confidence=('likely',), # which confidences to apply: the likely rows only by default; `CONFIDENCES` for all
                   ) -> list:
-    "Relabel, quarantine or drop the suspects, logged like `clean` so `undo_clean` restores every file"
+    "Relabel, quarantine or drop the suspects (the likely ones by default), logged like `clean` so `undo_clean` restores every file"
     path = Path(path)
     df = suspects.df if isinstance(suspects, Suspects) else pd.read_csv(suspects, keep_default_na=False) if isinstance(suspects, (str, Path)) else suspects
     if top is not None: df = df.head(top)
     log, done = [], set()
     for r in df.itertuples():
-        if r.kind not in kinds or r.file in done: continue
+        if r.kind not in kinds or r.file in done or getattr(r, 'confidence', 'likely') not in confidence: continue
         src = path/r.file
         if not src.exists(): warnings.warn(f'{src} is gone (moved since the check?): skipped'); continue
         if r.action == 'relabel':
@@ -352,7 +402,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
     print(f'applied {len(log)} fixes {c}; `undo_clean` (or `foodcam clean --undo`) restores them' if log else 'nothing to apply')
     return log
 
-# %% ../nbs/16_suspects.ipynb 35
+# %% ../nbs/16_suspects.ipynb 38
 def _thumb(f, side):
     import io
     im = load_rgb(f, draft=side); im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
@@ -383,14 +433,14 @@ class SuspectReviewer:
         df, n = self.rows(), self.per_page
         self.page = min(max(page, 0), max((len(df) - 1) // n, 0))
         self.shown = df.iloc[self.page*n:(self.page+1)*n]
-        W = self.W; self.checks = [W.Checkbox(value=True, description=_caption(r), indent=False) for r in self.shown.itertuples()]
+        W = self.W; self.checks = [W.Checkbox(value=r.confidence == 'likely', description=_caption(r), indent=False) for r in self.shown.itertuples()]
         self.grid.children = [W.VBox([W.Image(value=_thumb(self.suspects.path/r.file, self.thumb)), W.Label(Path(r.file).name), c])
                               for r, c in zip(self.shown.itertuples(), self.checks)]
         self.info.value = f'{len(df)} suspects left, page {self.page + 1}'
 
     def apply(self) -> list:
         "Apply the ticked fixes of this page (undo with `undo_clean`) and refresh"
-        log = apply_suspects(self.suspects.path, self.shown[[c.value for c in self.checks]])
+        log = apply_suspects(self.suspects.path, self.shown[[c.value for c in self.checks]], confidence=CONFIDENCES)  # what the reviewer ticked
         self.applied += log; self.show(self.page); return log
 
     def _ipython_display_(self):

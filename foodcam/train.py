@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb 2
 from __future__ import annotations
-import json, sys, time
+import io, json, sys, time, contextlib
 from pathlib import Path
 import torch, torch.nn as nn
 from fastcore.basics import store_attr, noop
@@ -13,6 +13,8 @@ from fastai.learner import Learner, Recorder
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import defaults
 from fastprogress.core import IN_NOTEBOOK
+import fastprogress.fastprogress
+from fastprogress.fastprogress import ConsoleProgressBar
 from fastai.callback.core import TrainEvalCallback
 from fastai.torch_core import to_float, rank_distrib
 import matplotlib.pyplot as plt
@@ -22,8 +24,8 @@ from .core import use_bf16, device_profile, atomic_path, atomic_write
 
 # %% auto 0
 __all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
-           'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves', 'interactive', 'EpochLines', 'save_model',
-           'read_meta', 'load_model', 'write_json', 'record_run']
+           'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves', 'interactive', 'EpochLines',
+           'quiet_console_bars', 'save_model', 'read_meta', 'load_model', 'write_json', 'record_run']
 
 # %% ../nbs/03_train.ipynb 5
 class PoolHead(nn.Sequential):
@@ -184,6 +186,20 @@ class EpochLines(Callback):
 if EpochLines not in defaults.callbacks: defaults.callbacks.append(EpochLines)
 
 # %% ../nbs/03_train.ipynb 27
+_console_bar_init = getattr(ConsoleProgressBar.__init__, '__wrapped__', ConsoleProgressBar.__init__)  # fastprogress's own, even if this runs twice
+
+def quiet_console_bars():
+    "fastprogress's console bars draw, and test the encoding ('█' and a carriage return at creation), only where output is interactive"
+    def _init(self, *args, **kwargs):
+        if interactive(): return _console_bar_init(self, *args, **kwargs)
+        with contextlib.redirect_stdout(io.StringIO()): _console_bar_init(self, *args, **kwargs)
+    _init.__wrapped__ = _console_bar_init
+    ConsoleProgressBar.__init__ = _init
+    fastprogress.fastprogress.printing = lambda: not fastprogress.fastprogress.NO_BAR and interactive()
+
+quiet_console_bars()
+
+# %% ../nbs/03_train.ipynb 30
 def save_model(model: nn.Module, # model whose `state_dict` is saved
                fname, # destination file (.pth)
                arch: str, # architecture name, checked on load
@@ -198,7 +214,7 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
         torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}, tmp)
     return fname
 
-# %% ../nbs/03_train.ipynb 28
+# %% ../nbs/03_train.ipynb 31
 def read_meta(fname) -> dict:
     "The metadata (arch, classes, ...) of a foodcam checkpoint"
     fname = Path(fname)
@@ -223,7 +239,7 @@ def load_model(fname, # checkpoint written by `save_model`
     except RuntimeError as e: raise ValueError(f"{fname} ({meta['arch']}, {len(meta['classes'])} classes) does not fit this model: {str(e).splitlines()[0]} ...") from None
     return meta
 
-# %% ../nbs/03_train.ipynb 31
+# %% ../nbs/03_train.ipynb 34
 def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes

@@ -109,6 +109,7 @@ def test_app_in_headless_chromium(app, tmp_path):
                      " unknown: document.getElementById('unknown').textContent, error: document.getElementById('error').hidden}; })()")
         assert got['label'] in ('circle', 'square', 'triangle') and got['w'] == 256 and got['bars'] == 3, got
         assert got['error'] and ('none of these' in got['unknown'] or 'one of the classes' in got['unknown']), got
+        assert 'This threshold flags ' in got['unknown'] and 'of the known validation photos' in got['unknown'], got  # its measured operating point
         b.page('Page.captureScreenshot')  # the page renders
         b.eval("document.body.dataset.state = 'ready'")
         upload(tmp_path/'notes.txt')  # a file that is no photo: a message on the page, the server keeps going

@@ -82,3 +82,31 @@ def test_demo_offline_without_data_says_what_to_pass(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = cli_run('demo')
     assert r.returncode == 1 and '--data' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+def ood_links(tmp_path):
+    "A folder of photos of none of the classes made of symbolic links to class folders elsewhere, as users make them"
+    other = make_image_folder(tmp_path/'elsewhere', classes=['oval', 'star'], n=4, size=64)
+    (tmp_path/'ood').mkdir()
+    for c in ('oval', 'star'): (tmp_path/'ood'/c).symlink_to(other/c, target_is_directory=True)
+    return tmp_path/'ood'
+
+def test_demo_stops_before_training_on_an_empty_ood_folder(tmp_path, shapes):
+    (tmp_path/'empty').mkdir(); t0 = time.time()
+    r = cli_run('demo', '--data', shapes, '--run', tmp_path/'run', '--ood', tmp_path/'empty', '--arch', 'resnet18', '--weights', 'random', '--epochs', '1')
+    assert r.returncode == 1 and f'no photos in {tmp_path/"empty"}: pass --ood a folder' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert time.time() - t0 < 60 and 'training' not in r.stdout, r.stdout  # checked before any track (the demo once trained 7 minutes first)
+    assert not list((tmp_path/'run').glob('*_model.pth'))
+
+@pytest.mark.slow
+def test_demo_reads_a_symlinked_ood_folder_and_logs_plain_lines(tmp_path, shapes):
+    "The whole demo with tiny budgets and `--ood` made of symbolic links; its output to a pipe has no bar characters or carriage returns"
+    R = tmp_path/'run'; env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'FOODCAM_CACHE': str(tmp_path/'cache')}  # no CIFAR model: cifar32 is skipped
+    r = subprocess.run([str(Path(sys.executable).parent/'foodcam'), 'demo', '--data', str(shapes), '--run', str(R), '--ood', str(ood_links(tmp_path)),
+                        '--quick', '--epochs', '1', '--size', '64', '--arch', 'resnet18', '--weights', 'random'],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    info = json.loads((R/'unknown.json').read_text())
+    assert info['n'] == 8 and 0 <= info['flagged'] <= 1 and 0 <= info['known_flagged'] <= 1, info
+    assert 'unknown photos: ' in r.stdout and 'of the known validation photos' in r.stdout
+    assert 'Operating point of the detector' in (R/'report.html').read_text()
+    for out in (r.stdout, r.stderr): assert '\r' not in out and '█' not in out, [l for l in out.splitlines() if '█' in l][:3]

@@ -43,6 +43,10 @@ def test_unknown_photos_are_flagged(frozen_run):
     assert float(used['auroc']) >= max(float(r['auroc']) for r in rows.values()) - 0.02, rows  # the default is the best by measurement
     assert info['flagged'] > 0.15, info  # FPR@95TPR 0.74 measured: about a quarter of the other-food photos are flagged
     assert (frozen_run/'unknown.png').stat().st_size > 10_000
+    assert 0.03 <= info['known_flagged'] <= 0.07, info  # the threshold keeps 95% of the validation photos: its own measured rate
+    r = foodcam('predict', frozen_run, Path(DATA['ood-dev'])/'beet_salad', '--out', frozen_run/'pred.csv')  # the operating point beside the answer
+    assert f"caught {info['flagged']:.0%} of 400 photos of none of the classes (ood-dev)" in r.stdout, r.stdout
+    assert 'of the known validation photos' in r.stdout, r.stdout
 
 @needs_data
 def test_onnx_matches_pytorch_on_real_photos(frozen_run, tmp_path):
@@ -64,3 +68,6 @@ def test_suspects_on_food3_find_the_burger(frozen_run):
     s = find_suspects(DATA['food3'])
     assert len(s.images) == 1500 and len(s) < 150, len(s)
     assert s.images.set_index('file').loc['bibimbap/1194422.jpg', 'label_issue']  # a hamburger filed under bibimbap in Food-101
+    assert len(s.likely) < 0.03 * 1500, s.summary()  # the default list of food3 as it is (issue 31): 10 photos measured
+    assert s.df.set_index('file').loc['bibimbap/1194422.jpg', 'confidence'] == 'likely'
+    assert 'expected to be really wrong' in s.summary() and 'check them by eye before `--apply`' in s.summary()

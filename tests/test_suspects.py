@@ -12,7 +12,8 @@ def test_review_lists_applies_and_undoes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'suspects in 26 photos' in r.stdout and 'table:' in r.stdout, r.stdout
     rows = list(csv.DictReader((tmp_path/'run'/'suspects.csv').open()))
-    assert rows and set(rows[0]) >= {'file', 'kind', 'action', 'score', 'label', 'proposed', 'other'}
+    assert rows and set(rows[0]) >= {'file', 'kind', 'action', 'score', 'label', 'proposed', 'other', 'confidence', 'precision'}
+    assert {r['confidence'] for r in rows} <= {'likely', 'possible'} and all(0 <= float(r['precision']) <= 1 for r in rows)
     assert snap(path) == before  # listing moves nothing
     r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--out', tmp_path/'run')
     assert r.returncode == 0 and 'applied' in r.stdout, (r.stdout, r.stderr)
