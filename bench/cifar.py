@@ -9,7 +9,7 @@ import argparse, json, time, torch
 from pathlib import Path
 from foodcam.core import set_seed, cache_dir
 from foodcam.test_utils import test_data
-from foodcam.train import record_run
+from foodcam.run import record_run
 from foodcam.cifar import *
 
 p = argparse.ArgumentParser()

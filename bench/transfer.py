@@ -12,7 +12,7 @@ warnings.filterwarnings('ignore')
 from foodcam.core import set_seed, cache_dir
 from foodcam.test_utils import test_data
 from foodcam.data import food_dls
-from foodcam.train import record_run
+from foodcam.run import record_run
 from foodcam.transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage, find_lr, extract_features, finetune_lrs
 
 def now(): return time.perf_counter()

@@ -129,7 +129,7 @@ def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset; --apply fixes them (undoably)"
     _on(device)
     from foodcam.suspects import find_suspects, apply_suspects, strong_features, CONFIDENCES
-    from foodcam.pipeline import default_run
+    from foodcam.run import default_run
     p = Path(dataset)
     if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
@@ -157,7 +157,7 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     _on(device)
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
     if recipe: return _recipes(dataset, recipe, run, seeds, quick, seed, weights)
-    from foodcam.pipeline import train_track, TRACKS
+    from foodcam.tracks import train_track, TRACKS
     if track not in TRACKS: raise UserError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
     m = train_track(dataset, track, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, force=force)
     print(f"{track}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
@@ -166,13 +166,14 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
 def _recipes(dataset, recipe, run, seeds, quick, seed, weights=None):
     "`foodcam train --recipe`: the experiment table of `foodcam.experiments` into the run folder"
     from foodcam.experiments import run_experiments, RECIPES
-    from foodcam.pipeline import prepare_run, body_weights
+    from foodcam.pipeline import body_weights
+    from foodcam.run import Run
     names = [r.strip() for r in recipe.split(',') if r.strip()]
     if bad := [r for r in names if r not in RECIPES]: raise UserError(f'unknown recipe(s) {", ".join(bad)}: choose from {", ".join(RECIPES)}')
-    out = prepare_run(dataset, run, seed)
+    out = Run(run, dataset).prepare(dataset, seed)
     kw = {r: body_weights(weights, r != 'effnet') for r in names}  # a file is an Xception's; 'random': no pretraining for any body
-    df = run_experiments(dataset, recipes=names, seeds=seeds, quick=quick, out=out, seed=seed, recipe_kw=kw)
-    print(df.to_string()); print(f'table: {out/"experiments.csv"}')
+    df = run_experiments(dataset, recipes=names, seeds=seeds, quick=quick, out=out.path, seed=seed, recipe_kw=kw)
+    print(df.to_string()); print(f'table: {out.file("experiments")}')
 
 # %% ../nbs/12_cli.ipynb 19
 def parse_csv(s: str, # comma-separated values, e.g. 'all,50'
@@ -282,7 +283,6 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
     if clf.unknown is not None: print(f'unknown = unknown_score above {clf.unknown.threshold:.4g}; that threshold {clf.unknown.operating_point()}')
     return 0 if ok else 1
 
-
 # %% ../nbs/12_cli.ipynb 27
 @command('export')
 @call_parse
@@ -295,9 +295,9 @@ def export_cmd(run: Param('run folder written by foodcam train', str),
     "Export a run's model as one portable file: safetensors weights + JSON metadata (and ONNX, a fastai .pkl), made on the CPU"
     _on(device)
     from foodcam.predict import export_classifier
-    if not (Path(run)/'run.json').exists(): raise UserError(f'{run} is not a foodcam run folder (no run.json): run `foodcam train DATASET` first')
+    from foodcam.run import Run
+    Run(run).check()  # a folder that is not a run: the message says what to do
     for f in export_classifier(run, out, track, onnx=onnx, pkl=pkl): print(f)
-
 
 # %% ../nbs/12_cli.ipynb 28
 @command('app')
@@ -311,4 +311,3 @@ def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pk
     _on(device)
     from foodcam.app import serve
     serve(model, host=host, port=port, track=track)
-

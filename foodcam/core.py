@@ -12,10 +12,10 @@ from fastai.torch_core import defaults, num_distrib
 from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
 
 # %% auto 0
-__all__ = ['DEVICES', 'TRACKS', 'BUDGETS', 'QUICK_FT_IMAGES', 'FT_LR_DIV', 'CIFAR10_EPOCHS', 'IMAGE_FORMATS', 'IMAGE_EXTS',
-           'data_dir', 'cache_dir', 'cpu_flags', 'bf16_supported', 'parse_device', 'set_device', 'default_device',
-           'use_bf16', 'amp_dtype', 'autocast', 'loader_workers', 'device_profile', 'offline', 'online', 'atomic_path',
-           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
+__all__ = ['DEVICES', 'QUICK_FT_IMAGES', 'FT_LR_DIV', 'CIFAR10_EPOCHS', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir',
+           'cpu_flags', 'bf16_supported', 'parse_device', 'set_device', 'default_device', 'use_bf16', 'amp_dtype',
+           'autocast', 'loader_workers', 'device_profile', 'offline', 'online', 'atomic_path', 'atomic_write',
+           'reuse_freed_memory', 'freed_memory_reused']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -132,18 +132,15 @@ def device_profile(device=None, # a torch device or string; `default_device()` i
                     num_workers=loader_workers(device), pin_memory=True, extract_bs=256, predict_bs=256, clock='wall')
 
 # %% ../nbs/00_core.ipynb 21
-TRACKS = ('scratch32', 'cifar32', 'frozen', 'finetune')
-BUDGETS = {  # track -> (epochs, quick epochs)
-    'scratch32': (40, 15), 'cifar32': (20, 10), 'frozen': (30, 20), 'finetune': (3, 3)}
 QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick`
 FT_LR_DIV = (20, 10)  # (full, quick): fine-tuning's top rate is the head's rate divided by this (`foodcam.transfer.finetune_lrs`)
 CIFAR10_EPOCHS = (3, 1)  # (epochs, quick epochs) of the CIFAR-10 model `cifar32` trains when it is given CIFAR-10 data (see `foodcam.pipeline`)
 
-# %% ../nbs/00_core.ipynb 24
+# %% ../nbs/00_core.ipynb 23
 IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}
 IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
 
-# %% ../nbs/00_core.ipynb 27
+# %% ../nbs/00_core.ipynb 26
 def offline() -> bool:
     "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
     return bool(os.environ.get('FOODCAM_OFFLINE'))
@@ -155,7 +152,7 @@ def online(host: str='duckduckgo.com', # host to reach
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 
-# %% ../nbs/00_core.ipynb 30
+# %% ../nbs/00_core.ipynb 29
 @contextlib.contextmanager
 def atomic_path(dest, # the file to create or replace
                ):
@@ -177,7 +174,7 @@ def atomic_write(dest, # the file to create or replace
         if fsync: f.flush(); os.fsync(f.fileno())
     return Path(dest)
 
-# %% ../nbs/00_core.ipynb 33
+# %% ../nbs/00_core.ipynb 32
 def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the kept memory is returned to the OS
                        mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
                        top_pad: int=1 << 30, # bytes the heap grows by at a time

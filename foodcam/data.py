@@ -18,8 +18,8 @@ from .core import cache_dir, atomic_write, device_profile, IMAGE_EXTS
 
 # %% auto 0
 __all__ = ['MAX_PIXELS', 'MIN_SIDE', 'REASONS', 'AUGS', 'to_rgb', 'ImageTooBig', 'open_bounded', 'load_rgb', 'FoodImage',
-           'check_image', 'verify_items', 'exclusion_summary', 'food_items', 'unit_hash', 'food_splitter',
-           'GaussianNoise', 'CenterResize', 'aug_preset', 'food_block', 'food_dls', 'food_test_dl']
+           'check_image', 'verify_items', 'exclusion_summary', 'food_items', 'check_dataset', 'unit_hash',
+           'food_splitter', 'GaussianNoise', 'CenterResize', 'aug_preset', 'food_block', 'food_dls', 'food_test_dl']
 
 # %% ../nbs/02_data.ipynb 5
 _SRGB = ImageCms.createProfile('sRGB')
@@ -181,6 +181,12 @@ def food_items(path, # the dataset folder: one sub-folder of images per class
     return files
 
 # %% ../nbs/02_data.ipynb 22
+def check_dataset(data, # the dataset folder: one sub-folder of images per class
+                 ) -> dict:
+    "Class -> usable image count of a dataset folder; `food_items` raises a clear error when it cannot be trained on"
+    return dict(sorted(Counter(f.parent.name for f in food_items(data)).items()))
+
+# %% ../nbs/02_data.ipynb 25
 def unit_hash(s: str) -> float:
     "A number in [0, 1) that depends only on `s` (the same on every machine and Python run)"
     return int(hashlib.sha1(s.encode()).hexdigest()[:13], 16) / 16**13
@@ -200,7 +206,7 @@ def food_splitter(valid_pct: float=0.2, # fraction of each class for validation 
         return [i for i in range(len(items)) if i not in valid], sorted(valid)
     return _inner
 
-# %% ../nbs/02_data.ipynb 26
+# %% ../nbs/02_data.ipynb 29
 class GaussianNoise(RandTransform):
     "Add Gaussian noise of std `std` to float images in [0, 1] (training set only)"
     order = 95  # after `IntToFloatTensor`, before `Normalize`
@@ -214,7 +220,7 @@ class CenterResize(Resize):
     "`Resize` that crops the centre on the training set too: no augmentation"
     def before_call(self, b, split_idx): self.pcts = (0.5, 0.5)
 
-# %% ../nbs/02_data.ipynb 28
+# %% ../nbs/02_data.ipynb 31
 AUGS = ('fastai', None, 'effnet')
 
 def aug_preset(aug: str|None, # 'fastai', None (or 'none') or 'effnet'
@@ -229,7 +235,7 @@ def aug_preset(aug: str|None, # 'fastai', None (or 'none') or 'effnet'
                 [Brightness(0.1, p=1.), Contrast(0.5, p=1.), Rotate(max_deg=9, p=1.), GaussianNoise(0.05)])
     raise ValueError(f"unknown aug {aug!r}: use one of {AUGS}")
 
-# %% ../nbs/02_data.ipynb 31
+# %% ../nbs/02_data.ipynb 34
 def food_block(size: int=256, # final image side
                seed: int=42, # split seed
                valid_pct: float=0.2, # fraction of each class for validation
@@ -260,7 +266,7 @@ def food_dls(path, # dataset folder: one sub-folder of images per class
     dls.food_block = dict(size=size, aug=aug, presize=presize)  # what made the transforms, for caches (fastai's reprs vary by release)
     return dls
 
-# %% ../nbs/02_data.ipynb 34
+# %% ../nbs/02_data.ipynb 37
 def food_test_dl(dls, # the `DataLoaders` a model was trained with
                  items, # image files (or one file, or PIL images) to predict
                  **kwargs, # passed to `dls.test_dl`

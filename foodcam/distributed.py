@@ -20,7 +20,7 @@ from accelerate.utils import DistributedDataParallelKwargs
 from .core import default_device, set_device
 from .train import EpochCurves, write_json
 from .transfer import extract_features
-from .pipeline import train_track
+from .tracks import train_track
 
 # %% auto 0
 __all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'init_distributed', 'distributed', 'train_distributed', 'main',

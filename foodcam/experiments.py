@@ -15,11 +15,12 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.callback.schedule import ParamScheduler  # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
-from .core import set_seed, offline, online, BUDGETS, QUICK_FT_IMAGES, FT_LR_DIV
+from .core import set_seed, offline, online, QUICK_FT_IMAGES, FT_LR_DIV
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
 from .weights import load_backbone_weights, WeightsNotFound
 from .transfer import transfer_learner, features_learner, finetune_lrs, find_lr
+from .run import Run
 
 # %% auto 0
 __all__ = ['RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs', 'recipe_lab',
@@ -116,7 +117,7 @@ def sample_epochs(dls, # fastai DataLoaders
 
 # %% ../nbs/10_experiments.ipynb 21
 RECIPE_BUDGETS = {  # recipe -> {quick: (stage-1 epochs, stage-2 epochs, training images per epoch of image stages)}
-    'lab': {q: (BUDGETS['frozen'][q], BUDGETS['finetune'][q], QUICK_FT_IMAGES if q else None) for q in (False, True)},  # the demo's frozen + finetune tracks
+    'lab': {False: (30, 3, None), True: (20, 3, QUICK_FT_IMAGES)},  # also the demo's frozen + finetune tracks (`foodcam.tracks`)
     'effnet': {False: (10, 3, None), True: (3, 1, 160)},
     'fastai': {False: (1, 2, None), True: (1, 1, 160)}}
 
@@ -136,7 +137,7 @@ def _finish(learn, stats):
 def _lr_png(out, name, stage, seed):
     if out is None: return None
     Path(out).mkdir(parents=True, exist_ok=True)
-    return Path(out)/f'lr_find_{name}_{stage}_seed{seed}.png'
+    return Run(out).file('lr_find', recipe=name, stage=stage, seed=seed)
 
 # %% ../nbs/10_experiments.ipynb 23
 def recipe_lab(data, # dataset folder: one sub-folder of images per class
@@ -358,12 +359,12 @@ def write_experiments(table: pd.DataFrame, # from `run_experiments`
                       **info, # lines for the header of the Markdown file
                      ) -> Path:
     "experiments.csv (the report reads it), experiments.md with the noise notes, experiments_runs.csv and one curves PNG per metric"
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    table.drop(columns=['acc_lo', 'acc_hi']).to_csv(out/'experiments.csv', index=False)
-    if 'runs' in table.attrs: table.attrs['runs'].to_csv(out/'experiments_runs.csv', index=False)
+    run = Run(out); run.path.mkdir(parents=True, exist_ok=True)
+    table.drop(columns=['acc_lo', 'acc_hi']).to_csv(run.file('experiments'), index=False)
+    if 'runs' in table.attrs: table.attrs['runs'].to_csv(run.file('experiments_runs'), index=False)
     head = ''.join(f'- {k}: {v}\n' for k, v in info.items())
     notes = ''.join(f'- {n}\n' for n in table.attrs.get('notes', overlap_notes(table)))
-    (out/'experiments.md').write_text(f'# Experiments\n\n{head}\n{md_table(_md_view(table))}\n## Noise\n\n{notes}')
+    run.file('experiments_md').write_text(f'# Experiments\n\n{head}\n{md_table(_md_view(table))}\n## Noise\n\n{notes}')
     for m in ('valid_acc', 'valid_loss'):
-        if table.attrs.get('curves'): plt.close(plot_experiments(table.attrs['curves'], m, out/f'experiments_{m}.png'))
-    return out/'experiments.csv'
+        if table.attrs.get('curves'): plt.close(plot_experiments(table.attrs['curves'], m, run.file('experiments_fig', metric=m)))
+    return run.file('experiments')

@@ -4,45 +4,32 @@
 
 # %% ../nbs/09_pipeline.ipynb 2
 from __future__ import annotations
-import json, os, csv, io, time, datetime, importlib.util
-from contextlib import contextmanager
+import os, time, importlib.util
 from pathlib import Path
-from collections import Counter
 import numpy as np, pandas as pd, matplotlib.pyplot as plt
-from fastai.torch_core import rank_distrib, distrib_barrier
-from .core import set_seed, data_dir, freed_memory_reused, atomic_path, atomic_write, online, TRACKS, BUDGETS, QUICK_FT_IMAGES, CIFAR10_EPOCHS
-from .train import record_run, write_json, read_meta
-from .data import food_dls, food_items, verify_items, exclusion_summary
+from .core import set_seed, data_dir, atomic_path, atomic_write, online
+from .train import write_json, read_meta
+from .data import food_dls, check_dataset
 from .scrape import scrape, clean
-from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy
+from .cifar import cifar_model_path, cifar_learner
 from .cifar import cifar_net, cifar_arch_args, body_channels, cut_transfer, plot_cut_transfer
-from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage, torch_threads
+from .transfer import torch_threads
+from .run import Run, default_run, run_lock, RunLocked, record_run  # noqa: F401 (run_lock, RunLocked, record_run: importable here, as before)
+from .tracks import TRACKS, train_track, fit_bs
 from .cam import CAMInterpretation, plot_activations
 from .explain import faithfulness, default_methods
-from .experiments import sample_epochs
 from .budget import BUDGET_RECIPES, run_budget, budget_table, plot_budget, body_features, frontier
 from .suspects import find_suspects
 from .openset import learner_outputs, compare_openset, image_files
-from .predict import run_learner, fit_run_unknown, split_outputs, load_run, write_table, cam_overlay
+from .predict import fit_run_unknown, split_outputs, load_run, write_table, cam_overlay
 from .report import build_report
 
 # %% auto 0
-__all__ = ['TRACK_FNS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'DEMO_CLASSES', 'check_dataset', 'default_run', 'ood_files',
-           'check_inputs', 'log_stage', 'write_excluded', 'prepare_run', 'RunLocked', 'run_lock', 'track_frozen',
-           'track_finetune', 'track_scratch32', 'cifar_checkpoint', 'track_cifar32', 'train_track', 'explain_run',
-           'plot_unknown', 'check_unknown', 'budget_plan', 'budget_ladder', 'body_weights', 'budget_points',
-           'frontier_table', 'transferability', 'budget_run', 'report_runs', 'demo']
+__all__ = ['FRONTIER_BODIES', 'BUDGET_PLAN', 'DEMO_CLASSES', 'ood_files', 'check_inputs', 'explain_run', 'plot_unknown',
+           'check_unknown', 'budget_plan', 'budget_ladder', 'body_weights', 'budget_points', 'frontier_table',
+           'transferability', 'budget_run', 'report_runs', 'demo']
 
-# %% ../nbs/09_pipeline.ipynb 5
-def check_dataset(data) -> dict:
-    "Class -> image count of a dataset folder; `food_items` raises a clear error when it cannot be trained on"
-    return dict(sorted(Counter(f.parent.name for f in food_items(data)).items()))
-
-def default_run(data) -> Path:
-    "`runs/<dataset folder name>`"
-    return Path('runs')/Path(data).resolve().name
-
-# %% ../nbs/09_pipeline.ipynb 7
+# %% ../nbs/09_pipeline.ipynb 6
 def ood_files(ood, # a folder (or .tgz) of photos of none of the classes (`--ood`)
               n: int|None=None, # at most this many, evenly spread
              ) -> list:
@@ -74,204 +61,7 @@ def check_inputs(data=None, # dataset folder: it must have two classes of usable
     if data is not None: found['classes'] = check_dataset(data)
     return found
 
-# %% ../nbs/09_pipeline.ipynb 9
-def log_stage(run, # run folder with a `run.json`
-              stage: str, # 'verify', a track, 'explain', 'report'
-              seconds: float, # its wall time
-              longest: bool=False, # keep the longest time recorded (verification: the first, uncached check)
-             ):
-    "Record `stage`'s wall time in `run.json` (`stage_seconds`)"
-    p = Path(run)/'run.json'
-    if not p.exists(): return
-    info = json.loads(p.read_text()); ss = info.setdefault('stage_seconds', {})
-    ss[stage] = round(max(seconds, ss.get(stage, 0)) if longest else seconds, 3); write_json(info, p)
-
-def write_excluded(run, # run folder
-                   bad: dict, # `{relative path: reason}` from `verify_items`
-                  ) -> bool:
-    "Write `<run>/excluded.csv` (file, reason) atomically; True if its content changed"
-    buf = io.StringIO(); w = csv.writer(buf, lineterminator='\n'); w.writerow(['file', 'reason']); w.writerows(sorted(bad.items()))
-    f = Path(run)/'excluded.csv'
-    if f.exists() and f.read_text() == buf.getvalue(): return False
-    atomic_write(f, buf.getvalue()); return True
-
-def prepare_run(data, # dataset folder
-                run=None, # run folder; `default_run(data)` if None
-                seed: int=42, # split seed
-                verify_seconds: float=0., # time the caller already spent verifying `data` (the check here is then cached)
-               ) -> Path:
-    "Create the run folder with `run.json` and `samples.png` (once); `excluded.csv` and the verification time every time"
-    t0 = time.perf_counter(); counts = check_dataset(data); _, bad = verify_items(data); dt = time.perf_counter() - t0 + verify_seconds
-    run = Path(run or default_run(data)); run.mkdir(parents=True, exist_ok=True)
-    if rank_distrib(): return run  # a data-parallel run (foodcam.distributed): only rank 0 writes
-    if not (run/'run.json').exists():
-        write_json(dict(dataset=str(Path(data).resolve()), classes=list(counts), counts=counts, seed=seed,
-                        created=datetime.datetime.now().isoformat(timespec='seconds')), run/'run.json')
-    if write_excluded(run, bad) and bad:
-        print(f'left out {len(bad)} unusable file(s), listed in {run/"excluded.csv"} (nothing was moved; `foodcam clean` quarantines them):')
-        for line in exclusion_summary(bad): print(f'  {line}')
-    elif bad: print(f'left out {len(bad)} unusable file(s), listed in {run/"excluded.csv"}')
-    log_stage(run, 'verify', dt, longest=True)
-    if not (run/'samples.png').exists():
-        dls = food_dls(data, size=256, bs=16, seed=seed, aug=None)
-        dls.train.new(drop_last=False).show_batch(max_n=12, nrows=2, ncols=6, figsize=(12, 4.4))  # a small dataset has no full batch of 16
-        fig = plt.gcf()
-        with atomic_path(run/'samples.png') as tmp: fig.savefig(tmp, format='png', dpi=80, bbox_inches='tight')
-        plt.close(fig)
-    return run
-
-# %% ../nbs/09_pipeline.ipynb 10
-class RunLocked(ValueError):
-    "Another process is writing this run folder (a `ValueError`, so the CLI prints the message without a traceback)"
-
-def _alive(pid: int) -> bool:
-    try: os.kill(pid, 0); return True
-    except ProcessLookupError: return False
-    except PermissionError: return True
-
-def _holder(lock):
-    "The pid in `lock`; None while a new holder has not written it yet (a few ms)"
-    try: txt = lock.read_text().strip()
-    except FileNotFoundError: return 0
-    if txt: return int(txt) if txt.isdigit() else 0
-    return None if time.time() - lock.stat().st_mtime < 5 else 0
-
-@contextmanager
-def run_lock(run, # run folder (created if missing)
-            ):
-    "Hold `<run>/.lock` while writing `run`: a second process raises `RunLocked` at once; a dead holder's lock is taken over"
-    run = Path(run); run.mkdir(parents=True, exist_ok=True); lock = run/'.lock'
-    if rank_distrib(): yield run; return  # a data-parallel run (foodcam.distributed): rank 0 holds the lock for all ranks
-    for _ in range(3):
-        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
-        except FileExistsError:
-            pid = _holder(lock)
-            if pid == os.getpid(): yield run; return  # this process holds it already (demo -> train_track)
-            if pid is None or _alive(pid):
-                raise RunLocked(f'{run} is in use by another foodcam process (pid {pid or "starting"}): wait for it to finish, '
-                                f'or pass another --run folder (if no such process runs, delete {lock})') from None
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-    else: raise RunLocked(f'could not lock {run}: delete {lock} if no foodcam process uses it')
-    with os.fdopen(fd, 'w') as f: f.write(str(os.getpid()))
-    try: yield run
-    finally: lock.unlink(missing_ok=True)
-
-# %% ../nbs/09_pipeline.ipynb 14
-def _weights_kw(weights):
-    "`weights='random'` means no pretraining (a baseline, and the tests)"
-    return dict(pretrained=False) if str(weights) == 'random' else dict(weights=weights, fetch=True)
-
-def _small_bs(n_train: int, bs: int) -> int:
-    "`bs`, made small enough that `n_train` items still give several training batches (fastai drops the last partial one)"
-    return max(2, min(bs, n_train // 4))
-
-def _fit_bs(data, bs: int) -> int:
-    "`_small_bs` for a dataset folder's training split"
-    n_train = int(0.8 * sum(check_dataset(data).values()))
-    if n_train < 2: raise ValueError(f'{data} has {n_train} training image(s) after verification, fewer than one batch of 2: add images')
-    return _small_bs(n_train, bs)
-
-def _finished(run, track):
-    m = run/f'{track}_metrics.json'
-    if m.exists() and (run/f'{track}_model.pth').exists(): return json.loads(m.read_text())
-
-# %% ../nbs/09_pipeline.ipynb 15
-def track_frozen(data, run, epochs, arch='legacy_xception', weights=None, bs=64, seed=42, size=256, **kwargs):
-    "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
-    set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
-    learn = transfer_learner(dls, arch=arch, **_weights_kw(weights))
-    tl = fit_frozen(learn, epochs)
-    save_stage(learn, run/'frozen_model.pth')
-    return record_run(tl, run, 'frozen', setup_seconds=tl.dls.extract_seconds, arch=arch, weights=str(learn.weights_source), size=size)
-
-def track_finetune(data, run, epochs, arch='legacy_xception', weights=None, bs=32, seed=42, quick=False, size=256, **kwargs):
-    "Everything unfrozen from the saved frozen stage, BN statistics frozen, discriminative LRs"
-    if not _finished(run, 'frozen'): train_track(data, 'frozen', run, arch=arch, weights=weights, seed=seed, quick=quick, size=size)
-    set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
-    if quick: sample_epochs(dls, min(QUICK_FT_IMAGES, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
-    learn = load_stage(run/'frozen_model.pth', dls)
-    fit_finetune(learn, epochs, quick=quick)  # quick: a higher top rate for fewer steps (`foodcam.core.FT_LR_DIV`)
-    save_stage(learn, run/'finetune_model.pth')
-    lrs = learn.stage_lr
-    return record_run(learn, run, 'finetune', stages=['finetune'], arch=learn.arch, weights=str(learn.weights_source), size=size,
-                      lr=f'{lrs.start:.3g}..{lrs.stop:.3g}')
-
-# %% ../nbs/09_pipeline.ipynb 17
-def track_scratch32(data, run, epochs, bs=64, seed=42, size=32, **kwargs):
-    "The CIFAR architecture trained from scratch on the dataset at 32x32"
-    set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
-    learn = cifar_learner(dls, aug=False)
-    learn.fit(epochs)
-    save_cifar(learn.model, run/'scratch32_model.pth', dls.vocab)
-    return record_run(learn, run, 'scratch32', arch='airnet', size=size)
-
-def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tgz), or None for the cached model
-                     epochs: int=CIFAR10_EPOCHS[0], # CIFAR-10 epochs when it has to be trained
-                    ) -> Path:
-    "A trained CIFAR-10 checkpoint: the given one, the cached one, or one trained from CIFAR-10 data (once per data and epochs)"
-    if cifar is not None and Path(cifar).suffix == '.pth':
-        if not Path(cifar).exists(): raise FileNotFoundError(f'no CIFAR model {cifar}')
-        return Path(cifar)
-    if cifar is None:
-        if cifar_model_path().exists(): return cifar_model_path()
-        raise FileNotFoundError(f'no CIFAR-10 model in {cifar_model_path()}: pass --cifar with a model .pth, or CIFAR-10 data (a folder or .tgz in fastai layout) to train one')
-    src = str(Path(cifar).resolve())  # its own file, beside (never over) the model `bench/cifar.py` saved
-    fn = cifar_model_path().with_name(f"cifar10_airnet_{Path(cifar).name.split('.')[0]}_{epochs}ep.pth")
-    ep = f"{epochs} epoch{'s' * (epochs != 1)}"
-    if fn.exists() and read_meta(fn).get('source') == src:
-        print(f'cifar32: the CIFAR-10 model trained earlier from {cifar} ({ep}): {fn}'); return fn
-    print(f'cifar32: training a CIFAR-10 model from {cifar} ({ep})')
-    d = cifar_tensors(cifar); set_seed(42)
-    learn = cifar_learner(cifar_dls(d, bs=_small_bs(len(d['x_train']), 1024)))  # a tiny CIFAR folder still has batches
-    learn.fit(epochs); acc = tta_accuracy(learn.model, d['x_test'], d['y_test'])
-    print(f'cifar32: CIFAR-10 test accuracy {acc:.3f} (flip TTA) after {ep}; saved in {fn}')
-    return save_cifar(learn.model, fn, d['classes'], epochs=epochs, source=src, test_acc_tta=acc)
-
-def track_cifar32(data, run, epochs, cifar=None, bs=64, seed=42, size=32, quick=False, **kwargs):
-    "Transfer of the saved CIFAR-10 model: body and BN statistics frozen, a new Linear after its pooling"
-    ck = cifar_checkpoint(cifar, epochs=CIFAR10_EPOCHS[quick])
-    set_seed(seed); dls = food_dls(data, size=size, bs=_fit_bs(data, bs), seed=seed)
-    learn = cifar_transfer(dls, ck)
-    learn.fit_one_cycle(epochs, 3e-3)
-    save_cifar(learn.model, run/'cifar32_model.pth', dls.vocab, source=str(ck))
-    return record_run(learn, run, 'cifar32', arch='airnet', size=size, source=str(ck))
-
-TRACK_FNS = {'scratch32': track_scratch32, 'cifar32': track_cifar32}
-
-# %% ../nbs/09_pipeline.ipynb 18
-TRACK_FNS.update(frozen=track_frozen, finetune=track_finetune)
-
-def train_track(data, # dataset folder
-                track: str, # 'scratch32', 'cifar32', 'frozen' or 'finetune'
-                run=None, # run folder; `default_run(data)` if None
-                epochs: int|None=None, # epochs; `BUDGETS[track]` if None
-                arch: str='legacy_xception', # timm backbone of the 256px tracks
-                weights=None, # backbone weights file (Keras .keras/.h5 or a state dict); found or fetched if None; 'random' for none
-                cifar=None, # CIFAR model (.pth) or CIFAR-10 data (folder/.tgz) for cifar32
-                quick: bool=False, # laptop-sized budgets
-                seed: int=42, # seed of the split and the training
-                force: bool=False, # train again even if the track is finished
-                size: int|None=None, # image side (default 32 for the 32px tracks, 256 for the others)
-               ) -> dict:
-    "Train one track into the run folder, unless it is already finished; returns its metrics"
-    if track not in TRACKS: raise ValueError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
-    tv = time.perf_counter(); check_dataset(data)  # a dataset that cannot be trained on fails here, before the run folder is touched
-    tv = time.perf_counter() - tv
-    with run_lock(run or default_run(data)) as run:
-        run = prepare_run(data, run, seed, verify_seconds=tv)
-        if not force and (m := _finished(run, track)):
-            print(f"{track}: already trained in {run} (valid acc {m['valid_acc']:.3f}); pass force=True / --force to train again"); return m
-        epochs = epochs or BUDGETS[track][quick]
-        print(f"{track}: training {epochs} epoch{'s' * (epochs != 1)} into {run}")
-        size = size or (32 if track.endswith('32') else 256)
-        t0 = time.perf_counter()
-        with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
-            m = TRACK_FNS[track](data, run, epochs, arch=arch, weights=weights, cifar=cifar, seed=seed, quick=quick, size=size)
-        log_stage(run, track, time.perf_counter() - t0)
-    distrib_barrier()  # a data-parallel run (foodcam.distributed): every rank waits until rank 0 has written the track
-    return m
-
-# %% ../nbs/09_pipeline.ipynb 26
+# %% ../nbs/09_pipeline.ipynb 11
 def explain_run(run, # run folder with a finished track
                 track: str|None=None, # which model; the best finished one if None
                 n_faith: int=16, # validation images for the faithfulness table
@@ -279,30 +69,31 @@ def explain_run(run, # run folder with a finished track
                 steps: int=16, # deletion/insertion steps
                ) -> list:
     "Write CAM galleries, wrong predictions, top losses, confusion matrix, activations and faithfulness into `<run>/explain`"
-    run = Path(run); t0 = time.perf_counter()
-    learn, track = run_learner(run, track)  # a folder that is not a run fails here, before anything is written
-    ex = run/'explain'; ex.mkdir(exist_ok=True)
-    print(f'explaining {track} of {run}')
+    run = Run(run); t0 = time.perf_counter()
+    learn, track = run.learner(track)  # a folder that is not a run fails here, before anything is written
+    run.file('explain').mkdir(exist_ok=True)
+    print(f'explaining {track} of {run.path}')
     interp = CAMInterpretation.from_learner(learn)
-    figs = {'cam_correct.png': lambda f: interp.plot_correct(fname=f),
-            'wrong.png': lambda f: interp.plot_wrong(fname=f) if len(interp.wrong) else None,
-            'top_losses.png': lambda f: interp.plot_top_losses_cam(fname=f),
-            'confusion.png': lambda f: interp.plot_confusion(fname=f)}
+    figs = {'cam_correct': lambda f: interp.plot_correct(fname=f),
+            'wrong': lambda f: interp.plot_wrong(fname=f) if len(interp.wrong) else None,
+            'top_losses': lambda f: interp.plot_top_losses_cam(fname=f),
+            'confusion': lambda f: interp.plot_confusion(fname=f)}
     out = []
-    for name, fn in figs.items():
-        fig = fn(ex/name)
-        if fig is not None: plt.close(fig); out.append(ex/name)
+    for key, fn in figs.items():
+        fig = fn(run.file(key))
+        if fig is not None: plt.close(fig); out.append(run.file(key))
     xb = interp.dl.one_batch()[0][:n_faith]
-    fig = plot_activations(learn, xb[0], n=16, most_active=True, fname=ex/'activations.png'); plt.close(fig); out.append(ex/'activations.png')
+    plt.close(plot_activations(learn, xb[0], n=16, most_active=True, fname=run.file('activations'))); out.append(run.file('activations'))
     df = faithfulness(learn.model, xb, methods=default_methods(learn.model, lime_samples=lime_samples), steps=steps, progress=False)
-    df.index.name = 'method'; df.to_csv(ex/'faithfulness.csv'); (ex/'faithfulness.md').write_text(df.to_markdown() if _has_tabulate() else df.to_string())
-    write_json(dict(track=track, n_valid=len(interp.targs), n_wrong=len(interp.wrong)), ex/'explain.json')
-    log_stage(run, 'explain', time.perf_counter() - t0)
-    return out + [ex/'faithfulness.csv']
+    df.index.name = 'method'; df.to_csv(run.file('faithfulness'))
+    run.file('faithfulness_md').write_text(df.to_markdown() if _has_tabulate() else df.to_string())
+    write_json(dict(track=track, n_valid=len(interp.targs), n_wrong=len(interp.wrong)), run.file('explain_info'))
+    run.log_stage('explain', time.perf_counter() - t0)
+    return out + [run.file('faithfulness')]
 
 def _has_tabulate(): return importlib.util.find_spec('tabulate') is not None  # pandas' `to_markdown` needs it
 
-# %% ../nbs/09_pipeline.ipynb 29
+# %% ../nbs/09_pipeline.ipynb 14
 def plot_unknown(clf, # a `foodcam.predict.Classifier` with an unknown detector
                  files: list, # photos of none of its classes
                  fname=None, # save the figure here
@@ -331,25 +122,26 @@ def check_unknown(run, # run folder with a finished track
                   n_fig: int=8, # photos in the figure
                  ) -> dict:
     "AUROC and FPR@95TPR of every unknown score on `ood` (`<run>/unknown.csv`), the detector's rate (`unknown.json`) and a figure (`unknown.png`)"
-    run = Path(run); t0 = time.perf_counter()
+    run = Run(run); t0 = time.perf_counter()
     files = ood_files(ood, n)
-    learn, track = run_learner(run, track)
-    if not (run/f'{track}_unknown.safetensors').exists(): fit_run_unknown(run, track)
+    learn, track = run.learner(track)
+    if not run.file('detector', track=track).exists(): fit_run_unknown(run, track)
     tr, va = split_outputs(learn)
     un = learner_outputs(learn, files, 'unknown')
     df = compare_openset(tr, va, {'ood': un})
     clf = load_run(run, track); det = clf.unknown
-    det.measure(*un, Path(ood).name); det.save(run/f'{track}_unknown.safetensors')  # the operating point travels with the detector
+    det.measure(*un, Path(ood).name); det.save(run.file('detector', track=track))  # the operating point travels with the detector
     rows = [dict(method=m, auroc=round(float(df.loc[m, ('auroc', 'ood')]), 4), fpr95=round(float(df.loc[m, ('fpr95', 'ood')]), 4),
                  used='yes' if m == det.method else '') for m in df.index]
-    write_table(rows, run/'unknown.csv')
-    plt.close(plot_unknown(clf, [files[i] for i in sorted(set(np.linspace(0, len(files) - 1, min(n_fig, len(files))).round().astype(int)))], run/'unknown.png'))
+    write_table(rows, run.file('unknown'))
+    shown = sorted(set(np.linspace(0, len(files) - 1, min(n_fig, len(files))).round().astype(int)))
+    plt.close(plot_unknown(clf, [files[i] for i in shown], run.file('unknown_fig')))
     info = dict(ood=str(Path(ood).resolve()), n=len(files), track=track, method=det.method, threshold=det.threshold, keep=det.keep,
                 flagged=round(det.caught['share'], 4), known_flagged=det.known_flagged, seconds=round(time.perf_counter() - t0, 2))
-    write_json(info, run/'unknown.json'); log_stage(run, 'ood', info['seconds'])
+    write_json(info, run.file('unknown_info')); run.log_stage('ood', info['seconds'])
     return info
 
-# %% ../nbs/09_pipeline.ipynb 33
+# %% ../nbs/09_pipeline.ipynb 18
 FRONTIER_BODIES = {'xception': 'legacy_xception', 'lite0': 'tf_efficientnet_lite0'}  # name in frontier.csv -> timm body; the first is the baseline
 
 BUDGET_PLAN = {  # photos per class (None: all) -> planned epochs (and lab's fine-tuning top rate, where measured to pay) of each recipe
@@ -374,7 +166,7 @@ def body_weights(weights, xception: bool) -> dict:
     if str(weights) == 'random': return dict(pretrained=False)
     return dict(weights=weights) if xception else {}
 
-# %% ../nbs/09_pipeline.ipynb 36
+# %% ../nbs/09_pipeline.ipynb 21
 def budget_points(data, # dataset folder
                   recipes=('lab', 'effnet', 'fastai'), # names in `foodcam.budget.BUDGET_RECIPES`
                   n_per_class=(None,), # data budgets: training photos per class, None for all
@@ -419,7 +211,7 @@ def transferability(data, # dataset folder
                            best_valid_acc=max(r['valid_acc'] for r in c), seconds=sum(r['seconds'] for r in c))
     return ct, fig
 
-# %% ../nbs/09_pipeline.ipynb 38
+# %% ../nbs/09_pipeline.ipynb 23
 def _save_csv(df, fname): return atomic_write(fname, df.to_csv(index=False))
 
 def _save_png(fig, fname):
@@ -451,37 +243,35 @@ def budget_run(data, # dataset folder: one sub-folder of images per class
     if bad or not recipes: raise ValueError(f'{"unknown recipe(s) " + ", ".join(bad) if bad else "no recipe given"}: choose from {", ".join(BUDGET_RECIPES)}')
     if cifar is not None and not Path(cifar).is_file(): raise FileNotFoundError(f'no CIFAR model at {cifar}: pass a .pth saved by foodcam.cifar (python bench/cifar.py)')
     tv = time.perf_counter(); check_dataset(data); tv = time.perf_counter() - tv  # a dataset that cannot be trained on fails before the run folder is touched
-    with run_lock(run or default_run(data)) as run, torch_threads(threads):
-        run = prepare_run(data, run, seed, verify_seconds=tv); t0 = time.perf_counter(); bs = _fit_bs(data, bs)
+    with Run(run, data).lock() as run, torch_threads(threads):
+        run.prepare(data, seed, verify_seconds=tv); t0 = time.perf_counter(); bs = fit_bs(data, bs)
         pts = budget_points(data, recipes, n_per_class, weights, recipe_kw, seconds=seconds, eval_at=eval_at, seeds=seeds, seed=seed,
                             size=size, bs=bs, split_seed=seed, log=log)
         t = budget_table(pts, budget_ladder(seconds))
-        files = [_save_csv(pts, run/'budget_points.csv'), _save_csv(t, run/'budget.csv'), _save_png(plot_budget(pts), run/'budget.png')]
+        files = [_save_csv(pts, run.file('budget_points')), _save_csv(t, run.file('budget')), _save_png(plot_budget(pts), run.file('budget_fig'))]
         if log: log(t.to_string(index=False))
         if frontier:
             ft = frontier_table(data, n_per_class, weights=weights, size=size, bs=bs, split_seed=seed, **(frontier_kw or {}))
-            files.append(_save_csv(ft, run/'frontier.csv'))
+            files.append(_save_csv(ft, run.file('frontier')))
         if cifar is not None:
-            ct, fig = transferability(data, cifar, cifar_epochs, _fit_bs(data, 64), seed)
-            files += [_save_csv(ct, run/'transferability.csv'), _save_png(fig, run/'transferability.png')]
-        log_stage(run, 'budget', time.perf_counter() - t0)
+            ct, fig = transferability(data, cifar, cifar_epochs, fit_bs(data, 64), seed)
+            files += [_save_csv(ct, run.file('transferability')), _save_png(fig, run.file('transferability_fig'))]
+        run.log_stage('budget', time.perf_counter() - t0)
     return files
 
-# %% ../nbs/09_pipeline.ipynb 43
+# %% ../nbs/09_pipeline.ipynb 28
 def report_runs(runs: list, # run folders
                 fname=None, # output HTML; `<first run>/report.html` if None
                ) -> Path:
     "The HTML report over `runs` (see `foodcam.report`)"
-    runs = [Path(r) for r in ([runs] if isinstance(runs, (str, Path)) else runs)]
-    for r in runs:
-        if not r.is_dir(): raise FileNotFoundError(f'no run folder {r}: run `foodcam train DATASET --run {r}` first')
-        if not (r/'run.json').exists(): raise FileNotFoundError(f'{r} is not a foodcam run folder (no run.json): run `foodcam train DATASET --run {r}` first')
+    runs = [Run(r) for r in ([runs] if isinstance(runs, (str, Path, Run)) else runs)]
+    for r in runs: r.check()
     if fname: Path(fname).parent.mkdir(parents=True, exist_ok=True)  # `--out new/dir/report.html`
-    t0 = time.perf_counter(); rep = build_report(runs, fname)
-    log_stage(runs[0], 'report', time.perf_counter() - t0)
+    t0 = time.perf_counter(); rep = build_report([r.path for r in runs], fname)
+    runs[0].log_stage('report', time.perf_counter() - t0)
     return rep
 
-# %% ../nbs/09_pipeline.ipynb 45
+# %% ../nbs/09_pipeline.ipynb 30
 DEMO_CLASSES = {  # none of these is an ImageNet-1k or CIFAR class
     'bibimbap': ['bibimbap', 'bibimbap bowl', 'korean bibimbap'],
     'green curry': ['thai green curry', 'green curry chicken', 'green curry dish'],
@@ -491,18 +281,18 @@ def _cifar_available(cifar) -> bool:
     "Is there a CIFAR model or CIFAR data for the cifar32 track?"
     return cifar is not None or cifar_model_path().exists()  # what `cifar_checkpoint(None)` loads
 
-# %% ../nbs/09_pipeline.ipynb 47
+# %% ../nbs/09_pipeline.ipynb 32
 def _demo_unknown(run, tracks, ood):
     "The unknown detector of the last 256px track, and its measurement on `ood` if given"
-    if not tracks or not _finished(run, tracks[-1]): return
+    if not tracks or run.metrics(tracks[-1]) is None: return
     t0 = time.perf_counter()
     try: det = fit_run_unknown(run, tracks[-1])
     except (FileNotFoundError, ValueError) as e: print(f'unknown detector: skipped ({e})'); return
-    log_stage(run, 'unknown', time.perf_counter() - t0)
+    run.log_stage('unknown', time.perf_counter() - t0)
     if ood is None: print(f'unknown detector: {det.method}, {det.operating_point()}'); return
     info = check_unknown(run, ood, tracks[-1])
     print(f"unknown photos: {info['flagged']:.0%} of {info['n']} photos in {ood} flagged as none of these, "
-          f"{info['known_flagged']:.0%} of the known validation photos; table {run/'unknown.csv'}")
+          f"{info['known_flagged']:.0%} of the known validation photos; table {run.file('unknown')}")
 
 def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foodcam-demo')` if None
          run=None, # run folder; `default_run(data)` if None
@@ -510,7 +300,7 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
          weights=None, # backbone weights file; found or fetched if None
          cifar=None, # CIFAR model (.pth) or CIFAR-10 data (folder/.tgz) for the cifar32 track
          arch: str='legacy_xception', # timm backbone of the 256px tracks
-         tracks=TRACKS, # which tracks to run
+         tracks=tuple(TRACKS), # which tracks to run
          seed: int=42, # seed of the split and the training
          epochs: int|None=None, # epochs of every track (smoke tests); the budgets if None
          size: int|None=None, # image side of the 256px tracks (smoke tests); 256 if None
@@ -527,8 +317,8 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
         clean(data, dry_run=True)
     tv = time.perf_counter(); check_dataset(data)
     tv = time.perf_counter() - tv
-    with run_lock(run or default_run(data)) as run:
-        run = prepare_run(data, run, seed, verify_seconds=tv)
+    with Run(run, data).lock() as run:
+        run.prepare(data, seed, verify_seconds=tv)
         for t in tracks:
             if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
             train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, epochs=epochs, size=None if t.endswith('32') else size)

@@ -14,22 +14,22 @@ from safetensors.torch import save_file
 from fastcore.basics import store_attr, AttrDict, patch
 from fastprogress.fastprogress import progress_bar
 import foodcam
-from .core import default_device, device_profile, use_bf16, autocast, TRACKS
+from .core import default_device, device_profile, use_bf16, autocast
 from fastai.learner import Learner
-from fastai.losses import CrossEntropyLossFlat
-from fastai.metrics import accuracy
-from .data import FoodImage, CenterResize, food_dls
+from .data import FoodImage, CenterResize
 from .train import classifier, read_meta, write_json
 from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs, image_files
 from .weights import create_backbone, keras_mode
-from .transfer import body_stats, load_stage
-from .cifar import cifar_net, cifar_arch_args, load_cifar
+from .transfer import body_stats
+from .cifar import cifar_net, cifar_arch_args
+from .run import Run
+from .tracks import TRACKS, run_track, run_learner  # noqa: F401 (run_learner: importable from here, as before)
 
 # %% auto 0
-__all__ = ['LOADERS', 'FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'run_track', 'load_run', 'run_learner',
-           'split_outputs', 'fit_run_unknown', 'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier',
-           'from_learner', 'load_learner_safe', 'export_learner', 'export_classifier', 'ExportModule', 'export_onnx',
-           'onnx_session', 'cam_overlay', 'predictions_table', 'write_table', 'expand_inputs']
+__all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'load_run', 'split_outputs', 'fit_run_unknown',
+           'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
+           'load_learner_safe', 'export_learner', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session',
+           'cam_overlay', 'predictions_table', 'write_table', 'expand_inputs']
 
 # %% ../nbs/14_predict.ipynb 5
 def open_image(item, # a file path, URL, bytes, PIL image or HxWx3 array (uint8, or float in 0..1)
@@ -150,17 +150,6 @@ def build_model(arch: str, # timm name, or a foodcam `airnet...` name for the 32
     if keras: keras_mode(body)
     return classifier(body, body.num_features, n_classes, pool), *body_stats(body)
 
-def _finished_tracks(run):
-    return [t for t in TRACKS[::-1] if (run/f'{t}_model.pth').exists() and (run/f'{t}_metrics.json').exists()]
-
-def run_track(run, track=None) -> str:
-    "The track of `run` to use: `track`, or the best finished one (finetune > frozen > cifar32 > scratch32)"
-    run = Path(run); done = _finished_tracks(run)
-    if not done: raise FileNotFoundError(f'no trained model in {run}: run `foodcam train DATASET --run {run}` first')
-    if track is None: return done[0]
-    if track not in done: raise FileNotFoundError(f'track {track!r} is not finished in {run}; finished: {", ".join(done)}')
-    return track
-
 # %% ../nbs/14_predict.ipynb 13
 def _load_unknown(fn):
     if not Path(fn).exists(): return None
@@ -171,40 +160,15 @@ def load_run(run, # run folder
              **kwargs, # passed to `Classifier`
             ) -> Classifier:
     "A `Classifier` from a run folder, without its dataset"
-    run = Path(run); track = run_track(run, track)
-    meta = read_meta(run/f'{track}_model.pth'); sd = meta.pop('state_dict')
-    size = json.loads((run/f'{track}_metrics.json').read_text()).get('size', 32 if track.endswith('32') else 256)
+    run = Run(run); track = run_track(run, track)
+    meta = read_meta(run.file('model', track=track)); sd = meta.pop('state_dict')
+    size = run.metrics(track).get('size', TRACKS[track].size)
     model, mean, std = build_model(meta['arch'], len(meta['classes']), bool(meta.get('keras_mode')))
     model.load_state_dict(sd)
-    return Classifier(model, meta['classes'], size, mean, std, _load_unknown(run/f'{track}_unknown.safetensors'),
-                      dict(meta, track=track, size=size, source=str(run)), **kwargs)
+    return Classifier(model, meta['classes'], size, mean, std, _load_unknown(run.file('detector', track=track)),
+                      dict(meta, track=track, size=size, source=str(run.path)), **kwargs)
 
 # %% ../nbs/14_predict.ipynb 16
-def run_learner(run, # run folder
-                track: str|None=None, # which model; the best finished one if None
-                bs: int=32, # batch size
-               ):
-    "A learner holding a finished track's model, on the run's dataset without augmentation"
-    run = Path(run)
-    if not (run/'run.json').exists(): raise FileNotFoundError(f'{run} is not a foodcam run folder (no run.json): run `foodcam train DATASET` first')
-    info = json.loads((run/'run.json').read_text())
-    track = run_track(run, track)
-    return LOADERS[track](run, track, info, bs), track
-
-def _size(run, track): return json.loads((run/f'{track}_metrics.json').read_text()).get('size', 32 if track.endswith('32') else 256)
-
-def _load_transfer(run, track, info, bs):
-    dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
-    return load_stage(run/f'{track}_model.pth', dls)
-
-def _load_32(run, track, info, bs):
-    dls = food_dls(info['dataset'], size=_size(run, track), bs=bs, seed=info['seed'], aug=None)
-    model, meta = load_cifar(run/f'{track}_model.pth', classes=dls.vocab)
-    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
-
-LOADERS = {'frozen': _load_transfer, 'finetune': _load_transfer, 'scratch32': _load_32, 'cifar32': _load_32}
-
-# %% ../nbs/14_predict.ipynb 17
 def split_outputs(learn, # a learner on a run's dataset (`run_learner`)
                  ) -> tuple:
     "`((features, logits, labels) of the training photos, (features, logits) of the validation photos)`, cached on disk"
@@ -218,13 +182,12 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
                     keep: float=0.95, # fraction of validation photos the threshold keeps
                    ) -> UnknownDetector:
     "Fit the unknown detector of a run on its training photos and save it as `<track>_unknown.safetensors`"
-    run = Path(run); track = run_track(run, track)
-    learn, _ = run_learner(run, track)
+    run = Run(run); learn, track = run.learner(track)
     det = fit_unknown(*split_outputs(learn), method, keep)
-    det.save(run/f'{track}_unknown.safetensors')  # with its operating point (`UnknownDetector.meta`)
+    det.save(run.file('detector', track=track))  # with its operating point (`UnknownDetector.meta`)
     return det
 
-# %% ../nbs/14_predict.ipynb 22
+# %% ../nbs/14_predict.ipynb 21
 FORMAT = 'foodcam-classifier/1'
 
 def classifier_meta(clf: Classifier) -> dict:
@@ -260,7 +223,7 @@ def load_exported(fname, # a `.safetensors` written by `save_classifier`
     unk = UnknownDetector.from_meta(meta['unknown'], t) if meta.get('unknown') else None
     return Classifier(model, meta['classes'], meta['size'], meta['mean'], meta['std'], unk, dict(meta, source=str(fname)), **kwargs)
 
-# %% ../nbs/14_predict.ipynb 23
+# %% ../nbs/14_predict.ipynb 22
 def load_classifier(path, # a run folder, an exported `.safetensors`, a fastai `export.pkl`, or a `<track>_model.pth` in a run folder
                     track: str|None=None, # run folders: which model (the best finished one if None)
                     **kwargs, # passed to `Classifier` (device, bf16)
@@ -269,10 +232,11 @@ def load_classifier(path, # a run folder, an exported `.safetensors`, a fastai `
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f'no model at {p}: pass a run folder (foodcam train), an exported .safetensors (foodcam export) or a fastai export .pkl')
     if p.is_dir():
-        if not (p/'run.json').exists() and not _finished_tracks(p): raise FileNotFoundError(f'{p} is not a foodcam run folder (no run.json) or export')
+        if not Run(p).is_run and not Run(p).finished(list(TRACKS)):
+            raise FileNotFoundError(f'{p} is not a foodcam run folder (no run.json) or export')
         return load_run(p, track, **kwargs)
     if p.suffix == '.safetensors': return load_exported(p, **kwargs)
-    if p.suffix == '.pth' and p.stem.endswith('_model'): return load_run(p.parent, p.stem[:-6], **kwargs)
+    if p.suffix == '.pth' and (t := Run(p.parent).track_of(p)): return load_run(p.parent, t, **kwargs)
     if p.suffix == '.pkl': return from_learner(load_learner_safe(p), **kwargs)
     raise ValueError(f'{p}: not a foodcam model (expected a run folder, .safetensors, .pkl or <track>_model.pth)')
 
@@ -289,7 +253,7 @@ def from_learner(learn, # a fastai `Learner` holding a foodcam classifier
     meta = dict(arch=getattr(learn, 'arch', None), keras_mode=getattr(learn, 'keras_mode', False), track=getattr(learn, 'stage', None))
     return Classifier(learn.model, list(map(str, dls.vocab)), size, mean, std, unknown, meta, **kwargs)
 
-# %% ../nbs/14_predict.ipynb 25
+# %% ../nbs/14_predict.ipynb 24
 def _plum_function(f, owner, warn, methods):
     "Rebuild a pickled `plum.Function` (a fresh lock and cache)"
     fn = plum.Function(f, owner=owner, warn_redefinition=warn)
@@ -320,7 +284,7 @@ def export_learner(learn: Learner, # a trained learner, on any device
         learn.add_cbs(amp); learn.model.to(dev); learn.dls.to(device=dev)
     return Path(fname)
 
-# %% ../nbs/14_predict.ipynb 32
+# %% ../nbs/14_predict.ipynb 31
 def export_classifier(run, # run folder
                       out, # destination `.safetensors`
                       track: str|None=None, # which model; the best finished one if None
@@ -329,17 +293,17 @@ def export_classifier(run, # run folder
                       pkl: bool=False, # also write `<out>.pkl`, a fastai `learn.export()` (needs the run's dataset)
                      ) -> list:
     "Export a run's model as safetensors + JSON (and ONNX, a fastai `.pkl`), all from CPU copies; returns the files written"
-    run = Path(run); track = run_track(run, track)
-    if not (run/f'{track}_unknown.safetensors').exists():
+    run = Run(run); track = run_track(run, track)
+    if not run.file('detector', track=track).exists():
         try: fit_run_unknown(run, track, method)
         except (FileNotFoundError, ValueError) as e: print(f'warning: no unknown detector ({e}); the export will not flag unknown photos')
     clf = load_run(run, track, device='cpu', bf16=False)
     out = save_classifier(clf, out); files = [out, out.with_suffix('.json')]
     if onnx: files.append(export_onnx(clf, out.with_suffix('.onnx')))
-    if pkl: files.append(export_learner(run_learner(run, track)[0], out.with_suffix('.pkl')))
+    if pkl: files.append(export_learner(run.learner(track)[0], out.with_suffix('.pkl')))
     return files
 
-# %% ../nbs/14_predict.ipynb 34
+# %% ../nbs/14_predict.ipynb 33
 class ExportModule(nn.Module):
     "Normalisation + model, returning logits, CAMs of all classes and pooled features: the ONNX graph"
     def __init__(self, clf: Classifier):
@@ -373,7 +337,7 @@ def onnx_session(fname, # an `.onnx` file
     if threads: so.intra_op_num_threads = threads
     return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
 
-# %% ../nbs/14_predict.ipynb 37
+# %% ../nbs/14_predict.ipynb 36
 def cam_overlay(item, # the image (anything `open_image` takes)
                 cam_map, # (h, w) CAM
                 size: int=256, # side of the overlay
@@ -414,7 +378,7 @@ def write_table(rows: list, # dicts
     else: raise ValueError(f'--out {out}: use a .csv or .json file name')
     return out
 
-# %% ../nbs/14_predict.ipynb 42
+# %% ../nbs/14_predict.ipynb 41
 def expand_inputs(inputs: list, # files, folders or glob patterns
                  ) -> list:
     "The image files `inputs` name, in order, without duplicates"

@@ -8,20 +8,22 @@ import base64, csv, html, json, datetime
 from collections import Counter
 from pathlib import Path
 import foodcam
-from .core import atomic_write, TRACKS
+from .core import atomic_write
+from .run import Run
+from .tracks import TRACKS
 
 # %% auto 0
 __all__ = ['EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'SUSPECT_KINDS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'suspects_html',
            'unknown_html', 'budgets_html', 'build_report', 'find_chromium', 'browser_check']
 
 # %% ../nbs/11_report.ipynb 5
-EXPLAIN_FIGS = { # file in <run>/explain -> (section id, caption)
-    'cam_correct.png': ('cam-correct', 'Correct predictions with their class activation maps'),
-    'activations.png': ('cam-correct', 'Activation grid: the most active pre-GAP channels for one image'),
-    'wrong.png': ('wrong', 'All wrong predictions, with the CAM of the predicted and of the true class'),
-    'top_losses.png': ('wrong', 'Top losses with CAM overlays (prediction / actual / loss / probability)'),
-    'confusion.png': ('confusion', 'Confusion matrix (validation set)'),
-    'methods.png': ('faithfulness', 'CAM, Grad-CAM, saliency and LIME on the same images'),
+EXPLAIN_FIGS = { # the run's explanation figures (`foodcam.run.FILES`) -> (section id, caption)
+    'cam_correct': ('cam-correct', 'Correct predictions with their class activation maps'),
+    'activations': ('cam-correct', 'Activation grid: the most active pre-GAP channels for one image'),
+    'wrong': ('wrong', 'All wrong predictions, with the CAM of the predicted and of the true class'),
+    'top_losses': ('wrong', 'Top losses with CAM overlays (prediction / actual / loss / probability)'),
+    'confusion': ('confusion', 'Confusion matrix (validation set)'),
+    'methods': ('faithfulness', 'CAM, Grad-CAM, saliency and LIME on the same images'),
 }
 SECTIONS = {'dataset': 'Dataset', 'suspects': 'Suspect photos', 'curves': 'Training curves', 'comparison': 'Comparison of the tracks',
             'cam-correct': 'What the network looks at', 'wrong': 'Wrong predictions and top losses',
@@ -59,40 +61,42 @@ def read_csv(fname) -> list:
     with open(fname, newline='') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 # %% ../nbs/11_report.ipynb 7
-def _detector_point(run) -> str:
+def _detector_point(run: Run) -> str:
     "The measured operating point of the unknown detector of the run's best track, in words; '' without one"
-    fs = [run/f'{t}_unknown.safetensors' for t in TRACKS[::-1] if (run/f'{t}_unknown.safetensors').exists()]
-    if not fs: return ''
+    ts = [t for t in list(TRACKS)[::-1] if run.file('detector', track=t).exists()]
+    if not ts: return ''
     from foodcam.openset import UnknownDetector  # torch: only for a run that has a detector
-    try: return f'{fs[0].name.split("_")[0]}: ' + UnknownDetector.load(fs[0]).operating_point()
+    try: return f'{ts[0]}: ' + UnknownDetector.load(run.file('detector', track=ts[0])).operating_point()
     except Exception: return ''  # unreadable (half-written, an older format): the section says what it can without it
+
+def _table(run: Run, key: str, missing=()):
+    "The rows of the run's CSV `key`; `missing` if it has none"
+    f = run.file(key)
+    return read_csv(f) if f.exists() else missing
+
+def _fig(run: Run, key: str):
+    "The run's figure `key`, or None"
+    f = run.file(key)
+    return f if f.exists() else None
 
 def run_parts(run) -> dict:
     "Everything the report can use from one run folder"
-    run = Path(run)
-    if not run.is_dir(): raise FileNotFoundError(f'no run folder {run}: pass folders written by `foodcam train`')
-    info = json.loads((run/'run.json').read_text()) if (run/'run.json').exists() else {}
-    metrics = [json.loads(p.read_text()) for p in sorted(run.glob('*_metrics.json'))]
-    metrics.sort(key=lambda m: TRACKS.index(m['name']) if m['name'] in TRACKS else len(TRACKS))
-    ex = run/'explain'
-    return dict(run=run, info=info, metrics=metrics,
-                curves=[run/f"{m['name']}_curves.png" for m in metrics if (run/f"{m['name']}_curves.png").exists()],
-                figs={k: ex/k for k in EXPLAIN_FIGS if (ex/k).exists()},
-                samples=run/'samples.png' if (run/'samples.png').exists() else None,
-                faith=read_csv(ex/'faithfulness.csv') if (ex/'faithfulness.csv').exists() else [],
-                experiments=read_csv(run/'experiments.csv') if (run/'experiments.csv').exists() else [],
-                suspects=read_csv(run/'suspects.csv') if (run/'suspects.csv').exists() else None,  # None: never checked
-                suspects_fig=run/'suspects.png' if (run/'suspects.png').exists() else None,
-                detector=sorted(f.name for f in run.glob('*_unknown.safetensors')),
-                detector_point=_detector_point(run),
-                unknown=read_csv(run/'unknown.csv') if (run/'unknown.csv').exists() else [],
-                unknown_info=json.loads((run/'unknown.json').read_text()) if (run/'unknown.json').exists() else {},
-                unknown_fig=run/'unknown.png' if (run/'unknown.png').exists() else None,
-                budget=read_csv(run/'budget.csv') if (run/'budget.csv').exists() else [],  # `foodcam budget`
-                budget_fig=run/'budget.png' if (run/'budget.png').exists() else None,
-                frontier=read_csv(run/'frontier.csv') if (run/'frontier.csv').exists() else [],
-                transfer=read_csv(run/'transferability.csv') if (run/'transferability.csv').exists() else [],
-                transfer_fig=run/'transferability.png' if (run/'transferability.png').exists() else None)
+    run = Run(run)
+    if not run.path.is_dir(): raise FileNotFoundError(f'no run folder {run.path}: pass folders written by `foodcam train`')
+    metrics = run.all_metrics()
+    metrics.sort(key=lambda m: list(TRACKS).index(m['name']) if m['name'] in TRACKS else len(TRACKS))
+    ui = run.file('unknown_info')
+    return dict(run=run.path, info=run.info(), metrics=metrics,
+                curves=[f for m in metrics if (f := run.file('curves', track=m['name'])).exists()],
+                figs={k: run.file(k) for k in EXPLAIN_FIGS if run.file(k).exists()},
+                samples=_fig(run, 'samples'), faith=_table(run, 'faithfulness', []), experiments=_table(run, 'experiments', []),
+                suspects=_table(run, 'suspects', None), suspects_fig=_fig(run, 'suspects_fig'),  # suspects None: never checked
+                detector=[f.name for t in TRACKS if (f := run.file('detector', track=t)).exists()], detector_point=_detector_point(run),
+                unknown=_table(run, 'unknown', []), unknown_info=json.loads(ui.read_text()) if ui.exists() else {},
+                unknown_fig=_fig(run, 'unknown_fig'),
+                budget=_table(run, 'budget', []), budget_fig=_fig(run, 'budget_fig'),  # `foodcam budget`
+                frontier=_table(run, 'frontier', []), transfer=_table(run, 'transferability', []),
+                transfer_fig=_fig(run, 'transferability_fig'))
 
 # %% ../nbs/11_report.ipynb 8
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -126,7 +130,7 @@ def suspects_html(p: dict, # `run_parts` of one run
     if not rows: return out
     cols = [c for c in ('file', 'kind', 'action', 'label', 'proposed', 'confidence', 'score') if c in rows[0]]
     out += table_html(rows[:top], cols)
-    if len(rows) > top: out += f'<p>... and {len(rows) - top} more in <code>suspects.csv</code>.</p>'
+    if len(rows) > top: out += f'<p>... and {len(rows) - top} more in <code>{Run(p["run"]).file("suspects").name}</code>.</p>'
     if p['suspects_fig']: out += img_tag(p['suspects_fig'], f'{name}: the first suspects with the fix proposed for each')
     return out
 
@@ -176,7 +180,7 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
     runs = [Path(r) for r in ([runs] if isinstance(runs, (str, Path)) else runs)]
     if not runs: raise ValueError('build_report needs at least one run folder')
     parts = [run_parts(r) for r in runs]
-    fname = Path(fname or runs[0]/'report.html')
+    fname = Path(fname or Run(runs[0]).file('report'))
     S = {k: [] for k in SECTIONS}
     for p in parts:
         name, info = p['run'].name, p['info']
@@ -185,7 +189,8 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
                 table_html([dict(cls=c, images=n) for c, n in info['counts'].items()]) +
                 f"<p>{sum(info['counts'].values())} images, {len(info['counts'])} classes; seeded 80/20 split (seed {info.get('seed', '?')}).</p>")
         if p['samples']: S['dataset'].append(img_tag(p['samples'], f'{name}: sample images'))
-        S['curves'] += [img_tag(c, f"{name}: {c.stem.replace('_curves', '')}: loss and accuracy per epoch (train and validation)") for c in p['curves']]
+        S['curves'] += [img_tag(c, f"{name}: {m['name']}: loss and accuracy per epoch (train and validation)")
+                        for m in p['metrics'] if (c := Run(p['run']).file('curves', track=m['name'])) in p['curves']]
         S['comparison'] += [dict(run=name, track=m['name'], valid_acc=m['valid_acc'], valid_loss=m['valid_loss'], epochs=m['epochs'],
                                  seconds=m['seconds'], **({'arch': m['arch']} if 'arch' in m else {})) for m in p['metrics']]
         for k, f in p['figs'].items():

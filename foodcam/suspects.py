@@ -13,6 +13,7 @@ from .core import cache_dir, atomic_path
 from .data import food_items, food_splitter, food_dls, load_rgb
 from .scrape import quarantine, move_file, append_log, union_groups
 from .transfer import load_body, weights_id, body_learner, features_dls, extract_features, Mirrored
+from .run import Run
 
 # %% auto 0
 __all__ = ['PRECISION_GOAL', 'LIKELY_CUT', 'LABEL_PRECISION', 'KIND_PRECISION', 'OFFTOPIC', 'KINDS', 'REASONS', 'CONFIDENCES',
@@ -371,10 +372,10 @@ def show(self: Suspects, n: int=12, # suspects to draw
 def save(self: Suspects, folder, # e.g. the run folder: the report shows what it finds there
          n: int=12, # suspects in the picture
         ) -> list:
-    "Write `suspects.csv` (every suspect) and `suspects.png` (the first `n`) into `folder`"
+    "Write the table of every suspect (`suspects.csv`) and a picture of the first `n` (`suspects.png`) into the run `folder`"
     import matplotlib.pyplot as plt
-    folder = Path(folder); csv = self.to_csv(folder/'suspects.csv'); out = [csv]
-    if len(self): plt.close(self.show(n, fname=folder/'suspects.png')); out.append(folder/'suspects.png')
+    run = Run(folder); out = [self.to_csv(run.file('suspects'))]
+    if len(self): plt.close(self.show(n, fname=run.file('suspects_fig'))); out.append(run.file('suspects_fig'))
     return out
 
 # %% ../nbs/16_suspects.ipynb 34

@@ -14,7 +14,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageCms
 from .cli import main as cli_main
 
-
 # %% auto 0
 __all__ = ['SHAPES', 'synth_image', 'make_image_folder', 'huge_jpeg', 'bomb_png', 'make_hostile_images', 'project_root',
            'test_data', 'env_set', 'tiny_run', 'cli_run', 'fake_catalog', 'FakeDDG', 'make_dirty_dataset',
@@ -139,7 +138,7 @@ def tiny_run(path, # folder for the dataset (`shapes/`) and the run (`run/`)
             ) -> tuple:
     "`(dataset, run folder)`: a frozen-track run on synthetic shapes (random ResNet-18, 64px), trained in seconds"
     import warnings
-    from foodcam.pipeline import train_track  # heavy: imported only by the tests that train
+    from foodcam.tracks import train_track  # heavy: imported only by the tests that train
     from foodcam.predict import fit_run_unknown
     path = Path(path); data = make_image_folder(path/'shapes', n=12, size=72)
     with warnings.catch_warnings():
@@ -147,7 +146,6 @@ def tiny_run(path, # folder for the dataset (`shapes/`) and the run (`run/`)
         train_track(data, 'frozen', path/'run', epochs=epochs, arch='resnet18', weights='random', size=64)
         if unknown: fit_run_unknown(path/'run')
     return data, path/'run'
-
 
 # %% ../nbs/97_test_utils.ipynb 18
 def cli_run(*args, # `foodcam` arguments (paths are made strings)

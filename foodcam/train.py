@@ -25,7 +25,7 @@ from .core import use_bf16, device_profile, atomic_path, atomic_write
 # %% auto 0
 __all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
            'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves', 'interactive', 'EpochLines',
-           'quiet_console_bars', 'save_model', 'read_meta', 'load_model', 'write_json', 'record_run']
+           'quiet_console_bars', 'save_model', 'read_meta', 'load_model', 'write_json', 'run_metrics']
 
 # %% ../nbs/03_train.ipynb 5
 class PoolHead(nn.Sequential):
@@ -245,20 +245,17 @@ def write_json(obj, fname) -> Path:
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
     return atomic_write(fname, json.dumps(obj, indent=1, default=str))
 
-def record_run(learn: Learner, # a learner trained with `EpochCurves`
-               out_dir, # the run folder
-               name: str, # run name, e.g. 'scratch32', 'frozen', 'finetune'
-               stages=None, # only these `learn.curves` stages (default: all)
-               setup_seconds: float=0., # work before the first epoch that belongs to this run (e.g. feature extraction)
-               **extra, # more fields for the metrics JSON
-              ) -> dict:
-    "Save the curves PNG and a metrics JSON for `learn`'s run; returns the metrics"
+def run_metrics(learn: Learner, # a learner trained with `EpochCurves`
+                name: str, # run name, e.g. 'scratch32', 'frozen', 'finetune'
+                stages=None, # only these `learn.curves` stages (default: all)
+                setup_seconds: float=0., # work before the first epoch that belongs to this run (e.g. feature extraction)
+                **extra, # more fields
+               ) -> dict:
+    "The metrics of `learn`'s run: final validation accuracy and loss, epochs, seconds, throughput, classes and curves"
     rows = [r for r in getattr(learn, 'curves', []) if stages is None or r['stage'] in stages]
     if not rows: raise ValueError('no curves recorded: train with the EpochCurves callback')
-    out_dir = Path(out_dir); last = rows[-1]
-    m = dict(name=name, valid_acc=last['valid_acc'], valid_loss=last['valid_loss'], epochs=len(rows),
-             seconds=setup_seconds + sum(r['seconds'] for r in rows), setup_seconds=setup_seconds, train_img_per_s=sum(r['train_img_per_s'] for r in rows)/len(rows),
-             classes=list(map(str, learn.dls.vocab)), curves=rows, **extra)
-    if not rank_distrib(): fig = plot_curves(rows, out_dir/f'{name}_curves.png', title=name); plt.close(fig)
-    write_json(m, out_dir/f'{name}_metrics.json')
-    return m
+    last = rows[-1]
+    return dict(name=name, valid_acc=last['valid_acc'], valid_loss=last['valid_loss'], epochs=len(rows),
+                seconds=setup_seconds + sum(r['seconds'] for r in rows), setup_seconds=setup_seconds,
+                train_img_per_s=sum(r['train_img_per_s'] for r in rows)/len(rows),
+                classes=list(map(str, learn.dls.vocab)), curves=rows, **extra)

@@ -8,7 +8,7 @@ from foodcam.test_utils import make_image_folder, env_set, tiny_run, cli_run
 def trained(tmp_path_factory):
     "A 2-epoch frozen-track run (random ResNet-18, 64px shapes) and the fp32 probabilities its learner gives"
     tmp = tmp_path_factory.mktemp('predict')
-    from foodcam.pipeline import run_learner
+    from foodcam.tracks import run_learner
     from foodcam.data import food_test_dl
     from foodcam.train import BF16
     with env_set('FOODCAM_CACHE', tmp/'cache'):

@@ -76,7 +76,7 @@ def test_train_to_a_file_writes_one_line_per_epoch(tmp_path, cache):
 def test_second_train_on_the_same_run_stops_at_once(tmp_path, cache):
     data = make_image_folder(tmp_path/'shapes', n=12, size=40)
     R = tmp_path/'r'; R.mkdir()
-    holder = subprocess.Popen([sys.executable, '-c', f'from foodcam.pipeline import run_lock; import time\nwith run_lock({str(R)!r}): print("locked", flush=True); time.sleep(120)'],
+    holder = subprocess.Popen([sys.executable, '-c', f'from foodcam.run import run_lock; import time\nwith run_lock({str(R)!r}): print("locked", flush=True); time.sleep(120)'],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, **cache})
     try:
         assert holder.stdout.readline().strip() == 'locked'
