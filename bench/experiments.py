@@ -16,7 +16,7 @@ data = Path(a.data) if a.data else test_data('food3')
 if data is None: raise SystemExit('no dataset: pass --data or set FOODCAM_TEST_DATA')
 Path(a.out).mkdir(parents=True, exist_ok=True)  # before the work, not at the end
 t0 = time.perf_counter()
-t = run_experiments(data, recipes=a.recipes.split(','), seeds=a.seeds, quick=not a.full, out=a.out)
+t = run_experiments(data, recipes=a.recipes.split(','), seeds=a.seeds, profile='cpu' if a.full else 'quick', out=a.out)
 dt = time.perf_counter() - t0
 with open(Path(a.out)/'experiments.md', 'a') as f:
     f.write(f'\nTotal wall time {dt/60:.1f} min; torch {torch.__version__}, {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), '

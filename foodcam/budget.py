@@ -18,7 +18,8 @@ from fastai.losses import CrossEntropyLossFlat
 from .core import set_seed, autocast, device_profile
 from .data import food_dls
 from .transfer import transfer_learner, features_learner, features_dls, finetune_lrs, torch_threads, extract_features, cached_features, Mirrored
-from .experiments import fastai_learner, FreezeBNParams, effnet_arch
+from .transfer import HEAD_LR
+from .experiments import fastai_learner, FreezeBNParams, effnet_arch, FASTAI_BASE_LR
 
 # %% auto 0
 __all__ = ['BUDGET_RECIPES', 'evaluate', 'CPUBudget', 'per_class_sample', 'limit_train', 'charge_extraction', 'budget_lab',
@@ -141,7 +142,7 @@ def budget_lab(dls, # image DataLoaders (`limit_train` applied)
                budget: CPUBudget, # passed to every fit
                head_epochs: int=20, # head epochs on cached features
                ft_epochs: int=1, # fine-tuning epochs (one-cycle; the budget may stop it earlier)
-               lr: float=2e-3, # head learning rate
+               lr: float=HEAD_LR, # head learning rate
                ft_lr: float|None=None, # fine-tuning's top rate: `finetune_lrs(lr, ft_lr)` (lr/20 if None)
                arch: str='legacy_xception', # timm body
                **kwargs, # passed to `transfer_learner` (weights, pretrained)
@@ -179,7 +180,7 @@ class _StageNames(Callback):
 
 def budget_fastai(dls, budget, # image DataLoaders, the budget
                   epochs=(1, 1), # (freeze_epochs, epochs) of `fine_tune`
-                  lr: float=2e-3, # `fine_tune`'s base_lr (fastai's default)
+                  lr: float=FASTAI_BASE_LR, # `fine_tune`'s base_lr (fastai's default)
                   arch: str='legacy_xception', # timm body
                   **kwargs):
     "fastai's default under `budget`: `fine_tune` on full epochs, `train_bn=True`, BN statistics updating"
@@ -286,7 +287,7 @@ def head_logits(xt, yt, # training features (N, C, 1, 1) and labels
                 xvs, yv, # validation features (one tensor per view: their logits are averaged) and labels
                 n_out: int, # classes
                 epochs: int=20, # one-cycle epochs
-                lr: float=2e-3, # maximum learning rate
+                lr: float=HEAD_LR, # maximum learning rate
                 bs: int=32, # batch size
                 seed: int=42, # training seed
                ) -> tuple:
@@ -319,7 +320,7 @@ def body_features(data, # dataset folder
 def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
              n_per_class: int|None=None, # training photos per class; all if None
              seeds: int=3, # head seeds
-             epochs: int=20, lr: float=2e-3, # head training
+             epochs: int=20, lr: float=HEAD_LR, # head training
              sample_seed: int=42, # seed of the photo sample
             ) -> pd.DataFrame:
     "One row per method: accuracy (mean ± std over head seeds), CPU seconds (extraction charged + head), extra seconds over the first body alone"

@@ -156,14 +156,15 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
     "Train one track (or named recipes) into a run folder: model, curves (PNG) and metrics (JSON); resumes finished stages"
     _on(device)
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
-    if recipe: return _recipes(dataset, recipe, run, seeds, quick, seed, weights)
+    from foodcam.core import profile
+    if recipe: return _recipes(dataset, recipe, run, seeds, profile(quick), seed, weights)
     from foodcam.tracks import train_track, TRACKS
     if track not in TRACKS: raise UserError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
-    m = train_track(dataset, track, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, force=force)
+    m = train_track(dataset, track, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, profile=profile(quick), seed=seed, force=force)
     print(f"{track}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
 
 # %% ../nbs/12_cli.ipynb 18
-def _recipes(dataset, recipe, run, seeds, quick, seed, weights=None):
+def _recipes(dataset, recipe, run, seeds, profile, seed, weights=None):
     "`foodcam train --recipe`: the experiment table of `foodcam.experiments` into the run folder"
     from foodcam.experiments import run_experiments, RECIPES
     from foodcam.pipeline import body_weights
@@ -172,7 +173,7 @@ def _recipes(dataset, recipe, run, seeds, quick, seed, weights=None):
     if bad := [r for r in names if r not in RECIPES]: raise UserError(f'unknown recipe(s) {", ".join(bad)}: choose from {", ".join(RECIPES)}')
     out = Run(run, dataset).prepare(dataset, seed)
     kw = {r: body_weights(weights, r != 'effnet') for r in names}  # a file is an Xception's; 'random': no pretraining for any body
-    df = run_experiments(dataset, recipes=names, seeds=seeds, quick=quick, out=out.path, seed=seed, recipe_kw=kw)
+    df = run_experiments(dataset, recipes=names, seeds=seeds, profile=profile, out=out.path, seed=seed, recipe_kw=kw)
     print(df.to_string()); print(f'table: {out.file("experiments")}')
 
 # %% ../nbs/12_cli.ipynb 19
@@ -218,7 +219,7 @@ def budget_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
 @call_parse
 def explain_cmd(run: Param('run folder written by foodcam train', str),
                 track: Param('which model (default: the best finished one)', str)=None,
-                n_faith: Param('validation images for the faithfulness table', int)=16,
+                n_faith: Param('validation images for the faithfulness table (default 16)', int)=None,
                 device: Param(DEVICE_HELP, str)=None):
     "CAM galleries (correct and wrong), top losses, confusion matrix, activation grid, faithfulness table"
     _on(device)

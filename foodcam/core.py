@@ -12,10 +12,10 @@ from fastai.torch_core import defaults, num_distrib
 from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
 
 # %% auto 0
-__all__ = ['DEVICES', 'QUICK_FT_IMAGES', 'FT_LR_DIV', 'CIFAR10_EPOCHS', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir',
-           'cpu_flags', 'bf16_supported', 'parse_device', 'set_device', 'default_device', 'use_bf16', 'amp_dtype',
-           'autocast', 'loader_workers', 'device_profile', 'offline', 'online', 'atomic_path', 'atomic_write',
-           'reuse_freed_memory', 'freed_memory_reused']
+__all__ = ['DEVICES', 'PROFILES', 'PROFILE_NAMES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir', 'cpu_flags',
+           'bf16_supported', 'parse_device', 'set_device', 'default_device', 'use_bf16', 'amp_dtype', 'autocast',
+           'loader_workers', 'device_profile', 'Profile', 'profile', 'as_profile', 'offline', 'online', 'atomic_path',
+           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -132,15 +132,44 @@ def device_profile(device=None, # a torch device or string; `default_device()` i
                     num_workers=loader_workers(device), pin_memory=True, extract_bs=256, predict_bs=256, clock='wall')
 
 # %% ../nbs/00_core.ipynb 21
-QUICK_FT_IMAGES = 320  # training images per fine-tune epoch with `quick`
-FT_LR_DIV = (20, 10)  # (full, quick): fine-tuning's top rate is the head's rate divided by this (`foodcam.transfer.finetune_lrs`)
-CIFAR10_EPOCHS = (3, 1)  # (epochs, quick epochs) of the CIFAR-10 model `cifar32` trains when it is given CIFAR-10 data (see `foodcam.pipeline`)
+PROFILES = {  # the budget half of a `Profile`: what each budget spends outside the training tables
+    'small': dict(photos_per_class=300, explain=dict(n_faith=6, lime_samples=64, steps=8)),  # `quick`: a laptop CPU
+    'full': dict(photos_per_class=600, explain=dict(n_faith=16, lime_samples=200, steps=16))}  # a long CPU run, or a GPU
+PROFILE_NAMES = {'quick': 'small', 'small': 'small', 'cpu': 'full', 'gpu': 'full', 'full': 'full'}  # name -> budget
 
-# %% ../nbs/00_core.ipynb 23
+class Profile:
+    "What a run may spend (the budget) and where it runs (the device profile): chosen once at the edge, read below it"
+    def __init__(self, budget: str='full', # 'small' (`quick`: a laptop CPU) or 'full' (a long CPU run, a GPU)
+                 device=None, # a torch device or string; `default_device()` if None
+                ):
+        if budget not in PROFILES: raise ValueError(f'budget {budget!r}: choose one of {", ".join(PROFILES)}')
+        self.budget, self.device = budget, device_profile(device)
+        self.photos_per_class, self.explain = PROFILES[budget]['photos_per_class'], dict(PROFILES[budget]['explain'])
+    @property
+    def name(self) -> str:
+        "'quick' (small budgets), 'cpu' or 'gpu' (full budgets on that device)"
+        return 'quick' if self.budget == 'small' else 'gpu' if self.device.device.type == 'cuda' else 'cpu'
+    def __repr__(self): return f'Profile({self.name}: {self.budget} budgets on {self.device.device})'
+
+def profile(quick: bool=False, # the edge's `--quick`: the small budgets
+            device=None, # a torch device or string; `default_device()` if None
+           ) -> Profile:
+    "The profile the edge's flags choose: the small budgets with `quick`, else the full ones (on a GPU too)"
+    return Profile('small' if quick else 'full', device)
+
+def as_profile(p=None, # a `Profile`, a name ('quick', 'cpu', 'gpu', 'small', 'full'), or None: the full budgets
+              ) -> Profile:
+    "`p` as a `Profile`, on `default_device()` unless it is one already"
+    if isinstance(p, Profile): return p
+    if p is None: return Profile()
+    if p not in PROFILE_NAMES: raise ValueError(f'profile {p!r}: choose one of {", ".join(PROFILE_NAMES)}')
+    return Profile(PROFILE_NAMES[p])
+
+# %% ../nbs/00_core.ipynb 25
 IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}
 IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
 
-# %% ../nbs/00_core.ipynb 26
+# %% ../nbs/00_core.ipynb 28
 def offline() -> bool:
     "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
     return bool(os.environ.get('FOODCAM_OFFLINE'))
@@ -152,7 +181,7 @@ def online(host: str='duckduckgo.com', # host to reach
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 
-# %% ../nbs/00_core.ipynb 29
+# %% ../nbs/00_core.ipynb 31
 @contextlib.contextmanager
 def atomic_path(dest, # the file to create or replace
                ):
@@ -174,7 +203,7 @@ def atomic_write(dest, # the file to create or replace
         if fsync: f.flush(); os.fsync(f.fileno())
     return Path(dest)
 
-# %% ../nbs/00_core.ipynb 32
+# %% ../nbs/00_core.ipynb 34
 def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the kept memory is returned to the OS
                        mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
                        top_pad: int=1 << 30, # bytes the heap grows by at a time

@@ -17,7 +17,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib
 from accelerate.utils import DistributedDataParallelKwargs
-from .core import default_device, set_device
+from .core import default_device, set_device, profile
 from .train import EpochCurves, write_json
 from .transfer import extract_features
 from .tracks import train_track
@@ -101,7 +101,8 @@ def train_distributed(data: str, # dataset folder: one sub-folder of images per 
     res = {}; set_device(device)
     with distributed(sync_bn):
         for t in str(tracks).split(','):
-            res[t] = train_track(data, t.strip(), run_dir, epochs=epochs, quick=quick, seed=seed, arch=arch, weights=weights, cifar=cifar, force=force, size=size)
+            res[t] = train_track(data, t.strip(), run_dir, epochs=epochs, profile=profile(quick), seed=seed, arch=arch, weights=weights,
+                                 cifar=cifar, force=force, size=size)
     return res
 
 def main():

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_experiments.ipynb 2
 from __future__ import annotations
-import functools, math, os, random, threading, time
+import functools, inspect, math, os, random, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -15,17 +15,17 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.callback.schedule import ParamScheduler  # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
-from .core import set_seed, offline, online, QUICK_FT_IMAGES, FT_LR_DIV
+from .core import set_seed, offline, online, as_profile
 from .train import bn_layers, FreezeBNStats, EpochCurves
 from .data import food_dls
 from .weights import load_backbone_weights, WeightsNotFound
-from .transfer import transfer_learner, features_learner, finetune_lrs, find_lr
+from .transfer import transfer_learner, features_learner, finetune_lrs, find_lr, FT_LR_DIV
 from .run import Run
 
 # %% auto 0
-__all__ = ['RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs', 'recipe_lab',
-           'FreezeBNParams', 'effnet_arch', 'recipe_effnet', 'fastai_learner', 'recipe_fastai', 'summarize_runs',
-           'overlap_notes', 'md_table', 'plot_experiments', 'run_experiments', 'write_experiments']
+__all__ = ['FASTAI_BASE_LR', 'RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs',
+           'recipe_lab', 'FreezeBNParams', 'effnet_arch', 'recipe_effnet', 'fastai_learner', 'recipe_fastai',
+           'summarize_runs', 'overlap_notes', 'md_table', 'plot_experiments', 'run_experiments', 'write_experiments']
 
 # %% ../nbs/10_experiments.ipynb 5
 def sched_exp_decay(lr0, # starting learning rate (a float, or an array: one per layer group)
@@ -116,14 +116,18 @@ def sample_epochs(dls, # fastai DataLoaders
     return dls
 
 # %% ../nbs/10_experiments.ipynb 21
-RECIPE_BUDGETS = {  # recipe -> {quick: (stage-1 epochs, stage-2 epochs, training images per epoch of image stages)}
-    'lab': {False: (30, 3, None), True: (20, 3, QUICK_FT_IMAGES)},  # also the demo's frozen + finetune tracks (`foodcam.tracks`)
-    'effnet': {False: (10, 3, None), True: (3, 1, 160)},
-    'fastai': {False: (1, 2, None), True: (1, 1, 160)}}
+FASTAI_BASE_LR = inspect.signature(Learner.fine_tune).parameters['base_lr'].default  # fastai's own default, 2e-3
 
-def _setup(name, data, seed, quick, epochs, epoch_items, split_seed, size, bs, aug):
+RECIPE_BUDGETS = {  # recipe -> {budget: epochs of its two stages, training images per epoch of image stages, budget-bound rates}
+    'lab': dict(small=dict(epochs=(20, 3), epoch_items=320, ft_lr_div=10),  # also the demo's frozen + finetune tracks
+                full=dict(epochs=(30, 3), epoch_items=None, ft_lr_div=FT_LR_DIV)),
+    'effnet': dict(small=dict(epochs=(3, 1), epoch_items=160), full=dict(epochs=(10, 3), epoch_items=None)),
+    'fastai': dict(small=dict(epochs=(1, 1), epoch_items=160, base_lr=FASTAI_BASE_LR),  # no lr_find: it costs more than training
+                   full=dict(epochs=(1, 2), epoch_items=None, base_lr=None))}  # None: lr_find's valley
+
+def _setup(name, data, seed, profile, epochs, epoch_items, split_seed, size, bs, aug):
     "Budgets, seeded loaders and the stats recorder shared by the recipes"
-    e1, e2, n = RECIPE_BUDGETS[name][bool(quick)]
+    b = RECIPE_BUDGETS[name][as_profile(profile).budget]; (e1, e2), n = b['epochs'], b['epoch_items']
     if epochs is not None: e1, e2 = epochs
     if epoch_items is None: epoch_items = n
     set_seed(seed)
@@ -142,7 +146,7 @@ def _lr_png(out, name, stage, seed):
 # %% ../nbs/10_experiments.ipynb 23
 def recipe_lab(data, # dataset folder: one sub-folder of images per class
                seed: int=42, # training seed
-               quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
+               profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
                out=None, # folder for the lr_find plots
                epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `RECIPE_BUDGETS` if None
                lrs: tuple|None=None, # (head lr, fine-tuning lr or slice); lr_find's valley and `finetune_lrs(lr)` if None
@@ -154,8 +158,8 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
                bs: int=32, # batch size
                split_seed: int=42, # train/validation split seed
               ) -> Learner:
-    "Xception lab: frozen body with the head on cached features, then fine-tuning with BN statistics frozen and discriminative LRs 20x (quick: 10x) lower at the top (`finetune_lrs`)"
-    e1, e2, n, dls = _setup('lab', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'fastai')
+    "Xception lab: the head on cached features, then fine-tuning with BN statistics frozen and discriminative LRs (`finetune_lrs`)"
+    e1, e2, n, dls = _setup('lab', data, seed, profile, epochs, epoch_items, split_seed, size, bs, 'fastai')
     lr, ft_lr = lrs or (None, None)
     learn = transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
     stats = StageStats(arch=learn.arch, weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset))
@@ -166,9 +170,9 @@ def recipe_lab(data, # dataset folder: one sub-folder of images per class
     learn.frozen_lr = tl.stage_lr = lr
     stats.info['epoch_items'] = len(tl.dls.train.dataset)  # the cached head stage always sees every image
     with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(e1, lr, cbs=stats)
-    d = FT_LR_DIV[bool(quick)]  # as the demo's finetune track: a higher top rate for the quick budget's fewer steps
+    d = RECIPE_BUDGETS['lab'][as_profile(profile).budget]['ft_lr_div']  # as the demo's finetune track
     stats.info.update(lr_source=f'slice(lr/{100*d}, lr/{d})' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
-    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr, quick=bool(quick))
+    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr, div=d)
     learn.unfreeze(); learn.stage = 'finetune'
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(e2, learn.stage_lr, cbs=stats)
     return _finish(learn, stats)
@@ -192,7 +196,7 @@ def effnet_arch() -> str:
 # %% ../nbs/10_experiments.ipynb 26
 def recipe_effnet(data, # dataset folder: one sub-folder of images per class
                   seed: int=42, # training seed
-                  quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
+                  profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
                   out=None, # folder for the lr_find plots (this recipe fixes its rates: none)
                   epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `RECIPE_BUDGETS` if None
                   lrs: tuple|None=None, # (head lr0, fine-tuning lr0) of `lr0 * exp(-0.3 * epoch)`; (1e-2, 1e-5) if None
@@ -206,7 +210,7 @@ def recipe_effnet(data, # dataset folder: one sub-folder of images per class
                   k: float=0.3, # decay per epoch
                  ) -> Learner:
     "EfficientNet report: effnet augmentation, frozen body with exp-decay LR (0.01, k=0.3), then all but BatchNorm at a very low LR"
-    e1, e2, n, dls = _setup('effnet', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'effnet')
+    e1, e2, n, dls = _setup('effnet', data, seed, profile, epochs, epoch_items, split_seed, size, bs, 'effnet')
     lr, ft_lr = lrs or (1e-2, 1e-5)
     learn = transfer_learner(dls, arch or (effnet_arch() if pretrained and weights is None else 'tf_efficientnet_lite0'), weights, pretrained)
     stats = StageStats(arch=learn.arch, weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset),
@@ -232,10 +236,10 @@ def fastai_learner(dls, # image DataLoaders
 
 def recipe_fastai(data, # dataset folder: one sub-folder of images per class
                   seed: int=42, # training seed
-                  quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
+                  profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
                   out=None, # folder for the lr_find plot
                   epochs: tuple|None=None, # (freeze_epochs, epochs) of `fine_tune`; `RECIPE_BUDGETS` if None
-                  lrs: tuple|None=None, # (base_lr, ignored: `fine_tune` derives it); lr_find's valley (2e-3 if quick) if None
+                  lrs: tuple|None=None, # (base_lr, ignored: `fine_tune` derives it); the budget's (lr_find's valley if None) if None
                   epoch_items: int|None=None, # training images per epoch; `RECIPE_BUDGETS` if None
                   arch: str|None=None, # timm body; legacy_xception if None
                   pretrained: bool=True, # False: random weights (tests)
@@ -245,11 +249,11 @@ def recipe_fastai(data, # dataset folder: one sub-folder of images per class
                   split_seed: int=42, # train/validation split seed
                  ) -> Learner:
     "fastai's default: `fine_tune` (one-cycle, one frozen epoch, `train_bn=True`, BN statistics updating) on the Xception body"
-    e1, e2, n, dls = _setup('fastai', data, seed, quick, epochs, epoch_items, split_seed, size, bs, 'fastai')
+    e1, e2, n, dls = _setup('fastai', data, seed, profile, epochs, epoch_items, split_seed, size, bs, 'fastai')
     learn = fastai_learner(dls, arch or 'legacy_xception', pretrained, weights)
-    lr = (lrs or (None,))[0]
-    src = 'given' if lr is not None else 'fastai default (quick)' if quick else 'lr_find valley'
-    if lr is None: lr = 2e-3 if quick else float(find_lr(learn, None, fname=_lr_png(out, 'fastai', 'frozen', seed)).valley)
+    lr, budget_lr = (lrs or (None,))[0], RECIPE_BUDGETS['fastai'][as_profile(profile).budget]['base_lr']
+    src = 'given' if lr is not None else 'lr_find valley' if budget_lr is None else 'fastai default (small budget)'
+    if lr is None: lr = budget_lr or float(find_lr(learn, None, fname=_lr_png(out, 'fastai', 'frozen', seed)).valley)
     stats = StageStats(names=['frozen', 'finetune'], lrs=[lr, slice(lr / 200, lr / 2)], arch=learn.arch,  # the rates `fine_tune` sets
                        weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset), lr_source=src)
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(e2, lr, freeze_epochs=e1, cbs=stats)
@@ -331,7 +335,7 @@ def plot_experiments(curves: dict, # {(recipe, seed): `learn.curves`}
 def run_experiments(data, # dataset folder: one sub-folder of images per class
                     recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
                     seeds: int=1, # runs per recipe (training seeds `seed`, `seed+1`, ...)
-                    quick: bool=False, # quick budgets (`RECIPE_BUDGETS`)
+                    profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
                     out=None, # folder for experiments.csv/.md, runs CSV, curves and lr_find PNGs; nothing written if None
                     seed: int=42, # first training seed
                     recipe_kw: dict|None=None, # per-recipe arguments, e.g. {'fastai': {'lrs': (1e-3, None)}}
@@ -345,13 +349,13 @@ def run_experiments(data, # dataset folder: one sub-folder of images per class
     rows, curves = [], {}
     for r in recipes:
         for s in range(seed, seed + seeds):
-            learn = RECIPES[r](data, seed=s, quick=quick, out=out, **{**kw, **(recipe_kw or {}).get(r, {})})
+            learn = RECIPES[r](data, seed=s, profile=profile, out=out, **{**kw, **(recipe_kw or {}).get(r, {})})
             rows += [dict(recipe=r, seed=s, **x) for x in learn.stage_rows]
             curves[(r, s)] = [dict(x) for x in learn.curves]
             del learn
     runs = pd.DataFrame(rows); table = summarize_runs(runs)
     table.attrs.update(notes=overlap_notes(table), runs=runs, curves=curves)
-    if out is not None: write_experiments(table, out, data=data, quick=quick)
+    if out is not None: write_experiments(table, out, data=data, profile=as_profile(profile).name)
     return table
 
 def write_experiments(table: pd.DataFrame, # from `run_experiments`

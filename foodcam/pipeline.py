@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, time, importlib.util
 from pathlib import Path
 import numpy as np, pandas as pd, matplotlib.pyplot as plt
-from .core import set_seed, data_dir, atomic_path, atomic_write, online
+from .core import set_seed, data_dir, atomic_path, atomic_write, online, profile as edge_profile, as_profile
 from .train import write_json, read_meta
 from .data import food_dls, check_dataset
 from .scrape import scrape, clean
@@ -64,12 +64,14 @@ def check_inputs(data=None, # dataset folder: it must have two classes of usable
 # %% ../nbs/09_pipeline.ipynb 11
 def explain_run(run, # run folder with a finished track
                 track: str|None=None, # which model; the best finished one if None
-                n_faith: int=16, # validation images for the faithfulness table
-                lime_samples: int=200, # LIME perturbations per image
-                steps: int=16, # deletion/insertion steps
+                profile=None, # a `foodcam.core.Profile` or its name: the sizes below (`Profile.explain`); the full ones if None
+                n_faith: int|None=None, # validation images for the faithfulness table; the profile's if None
+                lime_samples: int|None=None, # LIME perturbations per image; the profile's if None
+                steps: int|None=None, # deletion/insertion steps; the profile's if None
                ) -> list:
     "Write CAM galleries, wrong predictions, top losses, confusion matrix, activations and faithfulness into `<run>/explain`"
-    run = Run(run); t0 = time.perf_counter()
+    run = Run(run); t0 = time.perf_counter(); sz = as_profile(profile).explain
+    n_faith, lime_samples, steps = n_faith or sz['n_faith'], lime_samples or sz['lime_samples'], steps or sz['steps']
     learn, track = run.learner(track)  # a folder that is not a run fails here, before anything is written
     run.file('explain').mkdir(exist_ok=True)
     print(f'explaining {track} of {run.path}')
@@ -296,7 +298,7 @@ def _demo_unknown(run, tracks, ood):
 
 def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foodcam-demo')` if None
          run=None, # run folder; `default_run(data)` if None
-         quick: bool=False, # laptop-CPU budgets
+         quick: bool=False, # the small budgets (a laptop CPU): `foodcam.core.profile(quick)`
          weights=None, # backbone weights file; found or fetched if None
          cifar=None, # CIFAR model (.pth) or CIFAR-10 data (folder/.tgz) for the cifar32 track
          arch: str='legacy_xception', # timm backbone of the 256px tracks
@@ -307,11 +309,11 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
          ood=None, # folder of photos of none of the classes: measure the unknown detector on them (`check_unknown`)
         ) -> Path:
     "The whole job: (scrape) -> clean -> tracks (suspects after frozen, unknown detector after the last) -> explain -> report; returns the report's path"
-    t0 = time.time()
+    t0 = time.time(); p = edge_profile(quick)  # the edge: the profile is chosen here, once
     check_inputs(data, ood, cifar, weights, [run or default_run(data)] if data is not None else [])  # before any long work
     if data is None:
         if not online(): raise FileNotFoundError('offline, so foodcam cannot scrape a dataset: pass --data DIR, a folder with one sub-folder of images per class (e.g. --data ../shared/data/food3)')
-        data = data_dir('foodcam-demo'); scrape(data, DEMO_CLASSES, n=300 if quick else 600); clean(data)
+        data = data_dir('foodcam-demo'); scrape(data, DEMO_CLASSES, n=p.photos_per_class); clean(data)
     else:
         print('checking the dataset (a dry run: your files are not moved; `foodcam clean DATA` quarantines them)')
         clean(data, dry_run=True)
@@ -321,12 +323,13 @@ def demo(data=None, # dataset folder; scraped (DEMO_CLASSES) into `data_dir('foo
         run.prepare(data, seed, verify_seconds=tv)
         for t in tracks:
             if t == 'cifar32' and not _cifar_available(cifar): print('cifar32: skipped (no CIFAR model in the cache and no --cifar given)'); continue
-            train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, quick=quick, seed=seed, epochs=epochs, size=None if t.endswith('32') else size)
+            train_track(data, t, run, arch=arch, weights=weights, cifar=cifar, profile=p, seed=seed, epochs=epochs,
+                        size=None if t.endswith('32') else size)
             if t == 'frozen':  # suspect photos on the same (cached) features: reported and saved in the run, nothing moves
                 try: s = find_suspects(data, arch=arch, weights=weights, seed=seed); s.save(run); print(s.summary(5) + f'\nreview them: foodcam review {data} (--apply fixes the likely ones)')
                 except ValueError as e: print(f'suspect photos: skipped ({e})')
         _demo_unknown(run, [t for t in tracks if not t.endswith('32')], ood)
-        explain_run(run, **(dict(n_faith=6, lime_samples=64, steps=8) if quick else {}))
+        explain_run(run, profile=p)
         rep = report_runs([run])
     print(f'report: {rep}  ({(time.time() - t0)/60:.1f} min)')
     return rep

@@ -13,12 +13,12 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import distrib_barrier
-from .core import set_seed, freed_memory_reused, QUICK_FT_IMAGES, CIFAR10_EPOCHS
+from .core import set_seed, freed_memory_reused, as_profile
 from .data import food_dls, check_dataset
 from .train import read_meta
 from .run import Run
 from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy, load_cifar
-from .transfer import transfer_learner, fit_frozen, fit_finetune, save_stage, load_stage
+from .transfer import transfer_learner, fit_frozen, fit_finetune, finetune_lrs, save_stage, load_stage, HEAD_LR
 from .experiments import sample_epochs, RECIPE_BUDGETS
 
 # %% auto 0
@@ -51,7 +51,7 @@ def track_dls(data, row, seed=42, size=None):
     set_seed(seed); return food_dls(data, size=size or row.size, bs=fit_bs(data, row.bs), seed=seed)
 
 # %% ../nbs/10a_tracks.ipynb 8
-def track_frozen(data, run: Run, epochs: int, row, arch='legacy_xception', weights=None, seed=42, size=None, **kwargs):
+def track_frozen(data, run: Run, epochs: int, row, budget: dict, arch='legacy_xception', weights=None, seed=42, size=None, **kwargs):
     "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
     dls = track_dls(data, row, seed, size)
     learn = transfer_learner(dls, arch=arch, **weights_kw(weights))
@@ -60,19 +60,19 @@ def track_frozen(data, run: Run, epochs: int, row, arch='legacy_xception', weigh
     return run.record(tl, row.name, setup_seconds=tl.dls.extract_seconds, arch=arch, weights=str(learn.weights_source),
                       size=size or row.size)
 
-def track_finetune(data, run: Run, epochs: int, row, seed=42, quick=False, size=None, **kwargs):
+def track_finetune(data, run: Run, epochs: int, row, budget: dict, seed=42, size=None, **kwargs):
     "Everything unfrozen from the saved frozen stage, BN statistics frozen, discriminative LRs"
     dls = track_dls(data, row, seed, size)
-    if quick: sample_epochs(dls, min(QUICK_FT_IMAGES, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
+    if n := budget['epoch_items']: sample_epochs(dls, min(n, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
     learn = load_stage(run.file('model', track='frozen'), dls)
-    fit_finetune(learn, epochs, quick=quick)  # quick: a higher top rate for fewer steps (`foodcam.core.FT_LR_DIV`)
+    fit_finetune(learn, epochs, finetune_lrs(HEAD_LR, div=budget['ft_lr_div']))  # fewer steps: a higher top rate
     save_stage(learn, run.file('model', track=row.name))
     lrs = learn.stage_lr
     return run.record(learn, row.name, stages=[row.name], arch=learn.arch, weights=str(learn.weights_source),
                       size=size or row.size, lr=f'{lrs.start:.3g}..{lrs.stop:.3g}')
 
 # %% ../nbs/10a_tracks.ipynb 10
-def track_scratch32(data, run: Run, epochs: int, row, seed=42, size=None, **kwargs):
+def track_scratch32(data, run: Run, epochs: int, row, budget: dict, seed=42, size=None, **kwargs):
     "The CIFAR architecture trained from scratch on the dataset at 32x32"
     dls = track_dls(data, row, seed, size)
     learn = cifar_learner(dls, aug=False)
@@ -80,8 +80,8 @@ def track_scratch32(data, run: Run, epochs: int, row, seed=42, size=None, **kwar
     save_cifar(learn.model, run.file('model', track=row.name), dls.vocab)
     return run.record(learn, row.name, arch='airnet', size=size or row.size)
 
-def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tgz), or None for the cached model
-                     epochs: int=CIFAR10_EPOCHS[0], # CIFAR-10 epochs when it has to be trained
+def cifar_checkpoint(cifar, # a CIFAR model .pth, CIFAR-10 data (folder/.tgz), or None for the cached model
+                     epochs: int, # CIFAR-10 epochs when it has to be trained (the cifar32 track: its budget's `source_epochs`)
                     ) -> Path:
     "A trained CIFAR-10 checkpoint: the given one, the cached one, or one trained from CIFAR-10 data (once per data and epochs)"
     if cifar is not None and Path(cifar).suffix == '.pth':
@@ -103,9 +103,9 @@ def cifar_checkpoint(cifar=None, # a CIFAR model .pth, CIFAR-10 data (folder/.tg
     print(f'cifar32: CIFAR-10 test accuracy {acc:.3f} (flip TTA) after {ep}; saved in {fn}')
     return save_cifar(learn.model, fn, d['classes'], epochs=epochs, source=src, test_acc_tta=acc)
 
-def track_cifar32(data, run: Run, epochs: int, row, cifar=None, seed=42, size=None, quick=False, **kwargs):
+def track_cifar32(data, run: Run, epochs: int, row, budget: dict, cifar=None, seed=42, size=None, **kwargs):
     "Transfer of the saved CIFAR-10 model: body and BN statistics frozen, a new Linear after its pooling"
-    ck = cifar_checkpoint(cifar, epochs=CIFAR10_EPOCHS[quick])
+    ck = cifar_checkpoint(cifar, epochs=budget['source_epochs'])
     dls = track_dls(data, row, seed, size)
     learn = cifar_transfer(dls, ck)
     learn.fit_one_cycle(epochs, 3e-3)
@@ -135,26 +135,30 @@ class Track:
     name: str # the track's name: its files in a run folder start with it
     size: int # image side
     bs: int # batch size (made smaller for a tiny dataset)
-    epochs: tuple # (full, quick) epochs
-    fit: Callable # `fit(data, run, epochs, row, **options)` -> metrics
+    budgets: dict # budget of `foodcam.core.Profile` ('small', 'full') -> {'epochs': n, ...what else `fit` reads}
+    fit: Callable # `fit(data, run, epochs, row, budget, **options)` -> metrics
     load: Callable # `load(run, track, info, bs)` -> Learner
     needs: tuple = field(default_factory=tuple) # tracks that must be finished first
 
-_lab = RECIPE_BUDGETS['lab']
+def _lab(stage: int) -> dict:
+    "The budgets of the lab recipe's `stage` (0: head, 1: fine-tuning), with its images per epoch and top-rate divisor"
+    return {k: dict(b, epochs=b['epochs'][stage]) for k, b in RECIPE_BUDGETS['lab'].items()}
+
 TRACKS = {t.name: t for t in [
-    Track('scratch32', 32, 64, (40, 15), track_scratch32, load_32),
-    Track('cifar32', 32, 64, (20, 10), track_cifar32, load_32),
-    Track('frozen', 256, 64, (_lab[False][0], _lab[True][0]), track_frozen, load_transfer),
-    Track('finetune', 256, 32, (_lab[False][1], _lab[True][1]), track_finetune, load_transfer, needs=('frozen',))]}
+    Track('scratch32', 32, 64, dict(small=dict(epochs=15), full=dict(epochs=40)), track_scratch32, load_32),
+    Track('cifar32', 32, 64, dict(small=dict(epochs=10, source_epochs=1), full=dict(epochs=20, source_epochs=3)),
+          track_cifar32, load_32),
+    Track('frozen', 256, 64, _lab(0), track_frozen, load_transfer),
+    Track('finetune', 256, 32, _lab(1), track_finetune, load_transfer, needs=('frozen',))]}
 
 # %% ../nbs/10a_tracks.ipynb 17
-def _fit_track(data, run: Run, row: Track, epochs=None, quick=False, **options) -> dict:
-    "Train `row` into `run` (the caller holds the lock) and record its wall time"
-    epochs = epochs or row.epochs[quick]
+def _fit_track(data, run: Run, row: Track, epochs=None, profile=None, **options) -> dict:
+    "Train `row` into `run` (the caller holds the lock) with its budget for `profile`, and record its wall time"
+    budget = row.budgets[as_profile(profile).budget]; epochs = epochs or budget['epochs']
     print(f"{row.name}: training {epochs} epoch{'s' * (epochs != 1)} into {run.path}")
     t0 = time.perf_counter()
     with freed_memory_reused():  # see foodcam.core: fewer page faults, faster CPU steps
-        m = row.fit(data, run, epochs, row, quick=quick, **options)
+        m = row.fit(data, run, epochs, row, budget, **options)
     run.log_stage(row.name, time.perf_counter() - t0)
     return m
 
@@ -165,7 +169,7 @@ def train_track(data, # dataset folder
                 arch: str='legacy_xception', # timm backbone of the 256px tracks
                 weights=None, # backbone weights file (Keras .keras/.h5 or a state dict); found or fetched if None; 'random' for none
                 cifar=None, # CIFAR model (.pth) or CIFAR-10 data (folder/.tgz) for cifar32
-                quick: bool=False, # laptop-sized budgets
+                profile=None, # a `foodcam.core.Profile` or its name: whose budgets; the full ones if None
                 seed: int=42, # seed of the split and the training
                 force: bool=False, # train again even if the track is finished
                 size: int|None=None, # image side; the track's (32 or 256) if None
@@ -174,7 +178,7 @@ def train_track(data, # dataset folder
     if track not in TRACKS: raise ValueError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
     tv = time.perf_counter(); check_dataset(data)  # a dataset that cannot be trained on fails here, before the run folder is touched
     tv = time.perf_counter() - tv
-    opts = dict(arch=arch, weights=weights, cifar=cifar, seed=seed, size=size, quick=quick)
+    opts = dict(arch=arch, weights=weights, cifar=cifar, seed=seed, size=size, profile=profile)
     with Run(run, data).lock() as run:
         run.prepare(data, seed, verify_seconds=tv)
         for dep in TRACKS[track].needs:

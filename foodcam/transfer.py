@@ -22,15 +22,16 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
-from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_path, FT_LR_DIV
+from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_path
 from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
 from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
-__all__ = ['body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads', 'TorchThreads', 'load_body',
-           'body_learner', 'transfer_learner', 'weights_id', 'features_key', 'extract_features', 'cached_features',
-           'Mirrored', 'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage',
-           'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
+__all__ = ['HEAD_LR', 'FT_LR_DIV', 'body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads',
+           'TorchThreads', 'load_body', 'body_learner', 'transfer_learner', 'weights_id', 'features_key',
+           'extract_features', 'cached_features', 'Mirrored', 'features_dls', 'features_learner', 'fit_frozen',
+           'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead',
+           'concat_classifier', 'concat_cams', 'load_concat_head']
 
 # %% ../nbs/06_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -250,9 +251,12 @@ def features_learner(learn: Learner, # a transfer learner
     return flearn
 
 # %% ../nbs/06_transfer.ipynb 33
+HEAD_LR = 2e-3  # the lab's head rate (one-cycle maximum) on cached features
+FT_LR_DIV = 20  # the lab's fine-tuning top rate is the head's rate divided by this
+
 def fit_frozen(learn: Learner, # a transfer learner (body frozen)
                epochs: int=30, # epochs of head training
-               lr: float=2e-3, # head learning rate (one-cycle maximum)
+               lr: float=HEAD_LR, # head learning rate (one-cycle maximum)
                cached: bool=True, # train on cached features; False: fastai's ordinary fit on images
                k_aug: int=0, # augmented feature passes (cached path only)
                cbs=None, # extra callbacks for this fit
@@ -265,23 +269,23 @@ def fit_frozen(learn: Learner, # a transfer learner (body frozen)
     return tl
 
 def finetune_lrs(lr: float, # the frozen stage's (head) learning rate
-                 top: float|None=None, # the head's fine-tuning rate; `lr/FT_LR_DIV[quick]` (lr/20, quick lr/10) if None
-                 quick: bool=False, # the quick budget's fewer steps: a higher default top rate
+                 top: float|None=None, # the head's fine-tuning rate; `lr/div` if None
+                 div: float=FT_LR_DIV, # the default top rate is the head's rate divided by this
                 ) -> slice:
     "Discriminative rates for fine-tuning: `slice(top/100, top)`, by default `slice(lr/2000, lr/20)`"
-    top = lr/FT_LR_DIV[quick] if top is None else top
+    top = lr/div if top is None else top
     return slice(top/100, top)
 
 def fit_finetune(learn: Learner, # a transfer learner whose head is trained
                  epochs: int=2, # fine-tuning epochs
                  lr_max=None, # a float or `slice(lo, hi)`; default `finetune_lrs` of the frozen stage's `lr`
                  cbs=None, # extra callbacks for this fit
-                 quick: bool=False, # passed to `finetune_lrs` for the default rates
+                 div: float=FT_LR_DIV, # passed to `finetune_lrs` for the default rates
                 ) -> Learner:
     "Stage 2: train everything, BN statistics still frozen, with discriminative learning rates (kept in `learn.stage_lr`)"
-    lr = getattr(learn, 'frozen_lr', None) or 2e-3
+    lr = getattr(learn, 'frozen_lr', None) or HEAD_LR
     learn.unfreeze(); learn.stage = 'finetune'
-    learn.stage_lr = lr_max if lr_max is not None else finetune_lrs(lr, quick=quick)
+    learn.stage_lr = lr_max if lr_max is not None else finetune_lrs(lr, div=div)
     learn.fit_one_cycle(epochs, learn.stage_lr, cbs=cbs)
     return learn
 

@@ -327,7 +327,7 @@ def _advice(arch):
 
 def _sources(arch, online, fetch, timeout):
     "(description, loader) pairs, in the order `load_backbone_weights` tries them"
-    def _timm():  # one quick connect first: unreachable, the Hub client retries with back-off (~45 s) before it gives up
+    def _timm():  # one short connection test first: unreachable, the Hub client retries with back-off (~45 s) before it gives up
         if not reachable('huggingface.co', min(timeout, 3)): raise ConnectionError('huggingface.co is not reachable from this machine')
         with net_timeout(timeout): m = create_backbone(arch, pretrained=True)
         m.weights_source = f'timm:{arch}'; return m.eval()
