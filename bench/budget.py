@@ -14,7 +14,7 @@ from foodcam.test_utils import test_data
 from foodcam.budget import run_budget, budget_table, plot_budget
 from foodcam.experiments import md_table
 
-from foodcam.pipeline import budget_plan  # the planned epochs per data budget, as `foodcam budget` runs them
+from foodcam.budget import budget_plan  # the planned epochs per data budget, as `foodcam budget` runs them
 
 p = argparse.ArgumentParser()
 p.add_argument('--recipes', default='lab,effnet,fastai')
@@ -32,7 +32,7 @@ p.add_argument('--budgets', default='60,120,300', help='table columns (seconds)'
 p.add_argument('--frontier', action='store_true', help='the frontier on cached features (k_aug, TTA, Xception + Lite0) at --frontier-n')
 p.add_argument('--frontier-n', default='50,all')
 p.add_argument('--k-aug', type=int, default=1)
-p.add_argument('--ft-lr', type=float, default=None, help="lab's fine-tuning top rate instead of the plan's (foodcam.pipeline.BUDGET_PLAN), e.g. 2e-4")
+p.add_argument('--ft-lr', type=float, default=None, help="lab's fine-tuning top rate instead of the plan's (foodcam.budget.BUDGET_PLAN), e.g. 2e-4")
 p.add_argument('--ft-epochs', type=int, default=None, help="lab's fine-tuning epochs instead of the plan's")
 a = p.parse_args()
 out = Path(a.out); out.mkdir(parents=True, exist_ok=True)

@@ -19,12 +19,20 @@ from .core import set_seed, autocast, device_profile
 from .data import food_dls
 from .transfer import transfer_learner, features_learner, features_dls, finetune_lrs, torch_threads, extract_features, cached_features, Mirrored
 from .transfer import HEAD_LR
+from .transfer import body_weights
 from .experiments import fastai_learner, FreezeBNParams, effnet_arch, FASTAI_BASE_LR
+from .core import atomic_path, atomic_write
+from .data import check_dataset
+from .train import read_meta
+from .run import Run
+from .cifar import cifar_learner, cifar_net, cifar_arch_args, body_channels, cut_transfer, plot_cut_transfer
+from .tracks import fit_bs
 
 # %% auto 0
-__all__ = ['BUDGET_RECIPES', 'evaluate', 'CPUBudget', 'per_class_sample', 'limit_train', 'charge_extraction', 'budget_lab',
-           'budget_effnet', 'budget_fastai', 'run_budget', 'acc_at', 'budget_table', 'plot_budget', 'extraction_cost',
-           'head_logits', 'body_features', 'frontier']
+__all__ = ['BUDGET_RECIPES', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'evaluate', 'CPUBudget', 'per_class_sample', 'limit_train',
+           'charge_extraction', 'budget_lab', 'budget_effnet', 'budget_fastai', 'run_budget', 'acc_at', 'budget_table',
+           'plot_budget', 'extraction_cost', 'head_logits', 'body_features', 'frontier', 'budget_plan', 'budget_ladder',
+           'budget_points', 'frontier_table', 'transferability', 'budget_run']
 
 # %% ../nbs/18_budget.ipynb 5
 def _clock(kind: str):
@@ -351,3 +359,115 @@ def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
                          cpu_s=cost(fs, aug, tta) + np.mean(secs), head_s=np.mean(secs)))
     t = pd.DataFrame(rows); t['extra_s'] = t.cpu_s - t.cpu_s.iloc[0]
     return t
+
+# %% ../nbs/18_budget.ipynb 35
+FRONTIER_BODIES = {'xception': 'legacy_xception', 'lite0': 'tf_efficientnet_lite0'}  # name in frontier.csv -> timm body; the first is the baseline
+
+BUDGET_PLAN = {  # photos per class (None: all) -> planned epochs (and lab's fine-tuning top rate, where measured to pay) of each recipe
+    25: dict(lab=dict(ft_epochs=5), effnet=dict(epochs=(6, 3)), fastai=dict(epochs=(1, 4))),
+    50: dict(lab=dict(ft_epochs=3, ft_lr=1e-3), effnet=dict(epochs=(4, 2)), fastai=dict(epochs=(1, 2))),
+    100: dict(lab=dict(ft_epochs=2, ft_lr=2e-4), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1))),
+    None: dict(lab=dict(ft_epochs=1), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1)))}
+
+def budget_plan(n: int|None, # training photos per class; all if None
+               ) -> dict:
+    "Recipe -> planned epochs for `n` photos per class: the plan of the next data budget up in `BUDGET_PLAN`"
+    return BUDGET_PLAN[next((k for k in BUDGET_PLAN if k is not None and n is not None and n <= k), None)]
+
+def budget_ladder(seconds: float, # the budget of each run
+                 ) -> list:
+    "The budgets `budget.csv` has a column for: 1, 2, 5, 10 ... CPU-minutes below `seconds`, then `seconds`"
+    return [b for b in (60, 120, 300, 600, 1200, 1800, 3600) if b < seconds] + [seconds]
+
+# %% ../nbs/18_budget.ipynb 38
+def budget_points(data, # dataset folder
+                  recipes=('lab', 'effnet', 'fastai'), # names in `BUDGET_RECIPES`
+                  n_per_class=(None,), # data budgets: training photos per class, None for all
+                  weights=None, # Xception weights file; 'random' for no pretraining
+                  recipe_kw: dict|None=None, # per-recipe arguments over `budget_plan`'s, e.g. {'lab': {'head_epochs': 10}}
+                  **kwargs, # passed to `run_budget` (seconds, eval_at, seeds, seed, size, bs, log)
+                 ) -> pd.DataFrame:
+    "`run_budget` at each data budget with `budget_plan`'s epochs; the points of all runs"
+    def kw(n, r): return {**budget_plan(n)[r], **body_weights(weights, r in ('lab', 'fastai')), **(recipe_kw or {}).get(r, {})}
+    return pd.concat([run_budget(data, recipes, n_per_class=n, recipe_kw={r: kw(n, r) for r in recipes}, **kwargs) for n in n_per_class],
+                     ignore_index=True)
+
+def frontier_table(data, # dataset folder
+                   n_per_class=(None,), # data budgets: training photos per class, None for all
+                   bodies: dict|None=None, # name -> timm body; `FRONTIER_BODIES` if None (the first is the baseline)
+                   weights=None, # Xception weights file (the first body's); 'random' for no pretraining
+                   k_aug: int=1, # augmented feature passes of the first body
+                   seeds: int=3, # head seeds
+                   epochs: int=20, # head epochs
+                   **kwargs, # passed to `body_features` (size, bs, split_seed)
+                  ) -> pd.DataFrame:
+    "`foodcam.budget.frontier` at each data budget, on the cached features of `bodies`"
+    fs = {k: body_features(data, a, k_aug=0 if i else k_aug, **body_weights(weights, i == 0), **kwargs)
+          for i, (k, a) in enumerate((bodies or FRONTIER_BODIES).items())}
+    return pd.concat([frontier(fs, n, seeds=seeds, epochs=epochs) for n in n_per_class], ignore_index=True)
+
+def transferability(data, # dataset folder
+                    cifar, # a CIFAR model .pth (`foodcam.cifar.save_cifar`)
+                    epochs: int=10, # epochs of every row
+                    bs: int=64, # batch size
+                    seed: int=42, # split and training seed
+                   ) -> tuple:
+    "`cut_transfer` on `data` at 32px, and the same network from scratch as a last row 'scratch': (table, figure)"
+    def dls(): return food_dls(data, size=32, bs=bs, seed=seed)
+    set_seed(seed); ct = cut_transfer(dls(), cifar, epochs=epochs)
+    meta, sd = read_meta(cifar), dls()
+    set_seed(seed); sc = cifar_learner(sd, cifar_net(len(sd.vocab), **cifar_arch_args(meta['arch'])), aug=False)
+    with sc.no_bar(), sc.no_logging(): sc.fit(epochs)
+    c = sc.curves
+    fig = plot_cut_transfer(ct, scratch=c[-1]['valid_acc'], title=f"{Path(data).name} at 32px, CIFAR model {meta['arch']} ({meta.get('epochs', '?')} epochs)")
+    ct.loc[len(ct)] = dict(cut='scratch', channels=body_channels(sc.model[0]), valid_acc=c[-1]['valid_acc'], valid_loss=c[-1]['valid_loss'],
+                           best_valid_acc=max(r['valid_acc'] for r in c), seconds=sum(r['seconds'] for r in c))
+    return ct, fig
+
+# %% ../nbs/18_budget.ipynb 40
+def _save_csv(df, fname): return atomic_write(fname, df.to_csv(index=False))
+
+def _save_png(fig, fname):
+    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=100)
+    plt.close(fig); return Path(fname)
+
+def budget_run(data, # dataset folder: one sub-folder of images per class
+               run=None, # run folder; `runs/<dataset name>` if None
+               recipes=('lab', 'effnet', 'fastai'), # names in `BUDGET_RECIPES`
+               n_per_class=(None,), # data budgets: training photos per class, None for all
+               seconds: float=300, # CPU seconds of each run
+               eval_at=(60, 120), # budget seconds with a validation point on the way
+               seeds: int=1, # runs per recipe and data budget
+               frontier: bool=False, # also `frontier_table` into `frontier.csv`
+               cifar=None, # a CIFAR model .pth: also `transferability` into `transferability.csv` and `.png`
+               weights=None, # Xception weights file (lab, fastai, the frontier's baseline); 'random': no pretraining for any body
+               threads: int=1, # torch threads during the run (the CPU clock counts every one)
+               seed: int=42, # split seed and first training seed
+               size: int=256, # image side of the recipes and the frontier
+               bs: int=32, # batch size (made smaller for a tiny dataset)
+               recipe_kw: dict|None=None, # see `budget_points`
+               frontier_kw: dict|None=None, # passed to `frontier_table` (bodies, k_aug, seeds, epochs)
+               cifar_epochs: int=10, # epochs of each transferability row
+               log=print, # progress lines; None for silence
+              ) -> list:
+    "Recipes at equal CPU budgets into the run folder: `budget_points.csv`, `budget.csv`, `budget.png` (and the frontier and transferability); the files written"
+    recipes, n_per_class = [recipes] if isinstance(recipes, str) else list(recipes), list(n_per_class) or [None]
+    bad = [r for r in recipes if r not in BUDGET_RECIPES]
+    if bad or not recipes: raise ValueError(f'{"unknown recipe(s) " + ", ".join(bad) if bad else "no recipe given"}: choose from {", ".join(BUDGET_RECIPES)}')
+    if cifar is not None and not Path(cifar).is_file(): raise FileNotFoundError(f'no CIFAR model at {cifar}: pass a .pth saved by foodcam.cifar (python bench/cifar.py)')
+    tv = time.perf_counter(); check_dataset(data); tv = time.perf_counter() - tv  # a dataset that cannot be trained on fails before the run folder is touched
+    with Run(run, data).lock() as run, torch_threads(threads):
+        run.prepare(data, seed, verify_seconds=tv); t0 = time.perf_counter(); bs = fit_bs(data, bs)
+        pts = budget_points(data, recipes, n_per_class, weights, recipe_kw, seconds=seconds, eval_at=eval_at, seeds=seeds, seed=seed,
+                            size=size, bs=bs, split_seed=seed, log=log)
+        t = budget_table(pts, budget_ladder(seconds))
+        files = [_save_csv(pts, run.file('budget_points')), _save_csv(t, run.file('budget')), _save_png(plot_budget(pts), run.file('budget_fig'))]
+        if log: log(t.to_string(index=False))
+        if frontier:
+            ft = frontier_table(data, n_per_class, weights=weights, size=size, bs=bs, split_seed=seed, **(frontier_kw or {}))
+            files.append(_save_csv(ft, run.file('frontier')))
+        if cifar is not None:
+            ct, fig = transferability(data, cifar, cifar_epochs, fit_bs(data, 64), seed)
+            files += [_save_csv(ct, run.file('transferability')), _save_png(fig, run.file('transferability_fig'))]
+        run.log_stage('budget', time.perf_counter() - t0)
+    return files

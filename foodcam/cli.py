@@ -167,7 +167,7 @@ def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
 def _recipes(dataset, recipe, run, seeds, profile, seed, weights=None):
     "`foodcam train --recipe`: the experiment table of `foodcam.experiments` into the run folder"
     from foodcam.experiments import run_experiments, RECIPES
-    from foodcam.pipeline import body_weights
+    from foodcam.transfer import body_weights
     from foodcam.run import Run
     names = [r.strip() for r in recipe.split(',') if r.strip()]
     if bad := [r for r in names if r not in RECIPES]: raise UserError(f'unknown recipe(s) {", ".join(bad)}: choose from {", ".join(RECIPES)}')
@@ -208,7 +208,7 @@ def budget_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
                device: Param(DEVICE_HELP, str)=None):
     "Compare recipes at equal CPU budgets (not equal epochs) into a run folder: budget.csv and budget.png (--frontier, --cifar: more tables)"
     _on(device)
-    from foodcam.pipeline import budget_run
+    from foodcam.budget import budget_run
     if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
     files = budget_run(dataset, run, recipes=parse_csv(recipes, opt='--recipes'), n_per_class=parse_csv(n, per_class, '--n'), seconds=budget,
                        eval_at=parse_csv(eval_at, float, '--eval_at'), seeds=seeds, frontier=frontier, cifar=cifar, weights=weights, threads=threads)
@@ -223,7 +223,7 @@ def explain_cmd(run: Param('run folder written by foodcam train', str),
                 device: Param(DEVICE_HELP, str)=None):
     "CAM galleries (correct and wrong), top losses, confusion matrix, activation grid, faithfulness table"
     _on(device)
-    from foodcam.pipeline import explain_run
+    from foodcam.interpret import explain_run
     for f in explain_run(run, track, n_faith=n_faith): print(f)
 
 # %% ../nbs/12_cli.ipynb 23
@@ -232,8 +232,8 @@ def explain_cmd(run: Param('run folder written by foodcam train', str),
 def report_cmd(runs: Param('run folders', str, nargs='+'),
                out: Param('output HTML (default <first run>/report.html)', str)=None):
     "One self-contained HTML report over run folders"
-    from foodcam.pipeline import report_runs
-    print(report_runs(runs, out))
+    from foodcam.report import build_report
+    print(build_report(runs, out))
 
 # %% ../nbs/12_cli.ipynb 24
 @command('demo')

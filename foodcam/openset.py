@@ -15,7 +15,7 @@ from .data import verify_items
 # %% auto 0
 __all__ = ['METHODS', 'DEFAULT_METHOD', 'auroc', 'calibrate', 'fpr_at_tpr', 'OpenSetScore', 'MSP', 'Energy', 'Mahalanobis', 'KNN',
            'UnknownDetector', 'fit_unknown', 'compare_openset', 'pooled_outputs', 'learner_outputs', 'image_files',
-           'food_openset_table']
+           'ood_files', 'food_openset_table']
 
 # %% ../nbs/13_openset.ipynb 5
 def _np(x): return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
@@ -259,6 +259,15 @@ def image_files(path, # a folder (searched recursively, through symbolic links),
     return fs
 
 # %% ../nbs/13_openset.ipynb 24
+def ood_files(ood, # a folder (or .tgz) of photos of none of the classes (`--ood`)
+              n: int|None=None, # at most this many, evenly spread
+             ) -> list:
+    "The usable photos of `ood` (`image_files`: through symbolic links), or the error that says what to pass"
+    files = image_files(ood, n=n) if ood is not None and Path(ood).exists() else []
+    if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
+    return files
+
+# %% ../nbs/13_openset.ipynb 27
 def food_openset_table(learn, # a learner trained on the known classes (e.g. the frozen stage)
                        unknown: dict, # name -> list of image files of none of the classes
                        methods: dict|None=None, # name -> `OpenSetScore`; one of each of `METHODS` if None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_report.ipynb 2
 from __future__ import annotations
-import base64, csv, html, json, datetime
+import base64, csv, html, json, datetime, time
 from collections import Counter
 from pathlib import Path
 import foodcam
@@ -13,8 +13,8 @@ from .run import Run
 from .tracks import TRACKS
 
 # %% auto 0
-__all__ = ['EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'SUSPECT_KINDS', 'img_tag', 'table_html', 'read_csv', 'run_parts', 'suspects_html',
-           'unknown_html', 'budgets_html', 'build_report', 'find_chromium', 'browser_check']
+__all__ = ['EXPLAIN_FIGS', 'SECTIONS', 'CSS', 'SUSPECT_KINDS', 'report_runs', 'img_tag', 'table_html', 'read_csv', 'run_parts',
+           'suspects_html', 'unknown_html', 'budgets_html', 'build_report', 'find_chromium', 'browser_check']
 
 # %% ../nbs/11_report.ipynb 5
 EXPLAIN_FIGS = { # the run's explanation figures (`foodcam.run.FILES`) -> (section id, caption)
@@ -176,11 +176,13 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
                  fname=None, # output HTML (default: <first run>/report.html)
                  title: str='foodcam report', # page title
                 ) -> Path:
-    "Write one self-contained HTML report over `runs`"
-    runs = [Path(r) for r in ([runs] if isinstance(runs, (str, Path)) else runs)]
+    "Write one self-contained HTML report over `runs` (every one a run folder), and its time into the first run's `run.json`"
+    t0 = time.perf_counter()
+    runs = [Run(r) for r in ([runs] if isinstance(runs, (str, Path, Run)) else runs)]
     if not runs: raise ValueError('build_report needs at least one run folder')
+    for r in runs: r.check()
     parts = [run_parts(r) for r in runs]
-    fname = Path(fname or Run(runs[0]).file('report'))
+    fname = Path(fname or runs[0].file('report'))
     S = {k: [] for k in SECTIONS}
     for p in parts:
         name, info = p['run'].name, p['info']
@@ -215,9 +217,12 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
     from foodcam.compat import versions_line  # the footer: the versions installed, so a figure can be traced to its stack
     when = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head><body>'
-            f'<h1>{html.escape(title)}</h1><p>foodcam {foodcam.__version__}, {when}; runs: {", ".join(html.escape(r.name) for r in runs)}</p>'
+            f'<h1>{html.escape(title)}</h1><p>foodcam {foodcam.__version__}, {when}; runs: {", ".join(html.escape(r.path.name) for r in runs)}</p>'
             + '\n'.join(body) + f'<footer><p>Made with {html.escape(versions_line())}</p></footer></body></html>')
-    return atomic_write(fname, page)
+    atomic_write(fname, page); runs[0].log_stage('report', time.perf_counter() - t0)
+    return fname
+
+report_runs = build_report  # its name in `foodcam.pipeline` before issue 29
 
 # %% ../nbs/11_report.ipynb 26
 def find_chromium() -> str|None:

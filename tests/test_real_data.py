@@ -35,7 +35,7 @@ def test_frozen_xception_on_food3(frozen_run):
 
 @needs_data
 def test_unknown_photos_are_flagged(frozen_run):
-    from foodcam.pipeline import check_unknown
+    from foodcam.interpret import check_unknown
     info = check_unknown(frozen_run, DATA['ood-dev'])
     rows = {r['method']: r for r in csv.DictReader(open(frozen_run/'unknown.csv'))}
     used = next(r for r in rows.values() if r['used'] == 'yes')
