@@ -83,7 +83,7 @@ if a.frontier:
 
 n = None if a.n == 'all' else int(a.n)
 kw = budget_plan(n)
-lab = {**kw['lab'], **({'ft_lr': a.ft_lr} if a.ft_lr else {}), **({'ft_epochs': a.ft_epochs} if a.ft_epochs else {})}
+lab = {**kw['lab'], **({'top': a.ft_lr} if a.ft_lr else {}), **({'epochs': (kw['lab']['epochs'][0], a.ft_epochs)} if a.ft_epochs else {})}
 kw = {**kw, 'lab': lab}
 t0, c0 = time.perf_counter(), time.process_time()
 pts = run_budget(test_data('food3'), a.recipes.split(','), a.budget, [float(b) for b in a.eval_at.split(',')], a.seeds, n,

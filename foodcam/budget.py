@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_budget.ipynb 2
 from __future__ import annotations
-import random, time
+import time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
@@ -15,24 +15,21 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
-from .core import set_seed, autocast, device_profile
-from .data import food_dls
-from .transfer import transfer_learner, features_learner, features_dls, finetune_lrs, torch_threads, extract_features, cached_features, Mirrored
-from .transfer import HEAD_LR
-from .transfer import body_weights
-from .experiments import fastai_learner, FreezeBNParams, effnet_arch, FASTAI_BASE_LR
-from .core import atomic_path, atomic_write
-from .data import check_dataset
+from .core import set_seed, autocast, device_profile, atomic_path, atomic_write
+from .data import food_dls, check_dataset, per_class_sample
 from .train import read_meta
+from .transfer import transfer_learner, features_dls, torch_threads, extract_features, cached_features, Mirrored
+from .transfer import HEAD_LR, body_weights
+from .experiments import RECIPES, recipe_dls
 from .run import Run
 from .cifar import cifar_learner, cifar_net, cifar_arch_args, body_channels, cut_transfer, plot_cut_transfer
 from .tracks import fit_bs
 
 # %% auto 0
-__all__ = ['BUDGET_RECIPES', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'evaluate', 'CPUBudget', 'per_class_sample', 'limit_train',
-           'charge_extraction', 'budget_lab', 'budget_effnet', 'budget_fastai', 'run_budget', 'acc_at', 'budget_table',
-           'plot_budget', 'extraction_cost', 'head_logits', 'body_features', 'frontier', 'budget_plan', 'budget_ladder',
-           'budget_points', 'frontier_table', 'transferability', 'budget_run']
+__all__ = ['LEARNER_ARGS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'evaluate', 'CPUBudget', 'charge_extraction', 'budget_recipe',
+           'run_budget', 'acc_at', 'budget_table', 'plot_budget', 'extraction_cost', 'head_logits', 'body_features',
+           'frontier', 'budget_plan', 'budget_ladder', 'budget_points', 'frontier_table', 'transferability',
+           'budget_run']
 
 # %% ../nbs/18_budget.ipynb 5
 def _clock(kind: str):
@@ -103,31 +100,7 @@ class CPUBudget(Callback):
                                 wall=time.perf_counter() - self.wall0, valid_acc=acc, valid_loss=loss))
         self._tick()
 
-# %% ../nbs/18_budget.ipynb 12
-def per_class_sample(labels, # one label per training item
-                     n: int|None, # items per class; all if None
-                     seed: int=42, # seed of the sample
-                    ) -> list:
-    "Sorted indices of a seeded sample of `n` items of each class (all items of a class with fewer)"
-    if n is None: return list(range(len(labels)))
-    rng, by = random.Random(seed), {}
-    for i, l in enumerate(labels): by.setdefault(l, []).append(i)
-    return sorted(i for k in sorted(by) for i in rng.sample(by[k], min(n, len(by[k]))))
-
-def limit_train(dls, # image DataLoaders of a class-per-folder dataset
-                n: int|None, # training photos per class; all if None
-                seed: int=42, # seed of the sample and of the epoch order
-               ) -> DataLoaders:
-    "Make `dls.train` use only a fixed sample of `n` photos per class (`dls.train_idx`), reshuffled every epoch"
-    items = list(dls.train.items)
-    idx = per_class_sample([Path(o).parent.name for o in items], n, seed)
-    dls.train_idx = idx
-    if len(idx) < len(items):
-        rng = random.Random(seed)
-        dls.loaders[0] = dls.train.new(n=len(idx), get_idxs=lambda: rng.sample(idx, len(idx)))
-    return dls
-
-# %% ../nbs/18_budget.ipynb 15
+# %% ../nbs/18_budget.ipynb 13
 def charge_extraction(learn, # a transfer learner
                       items, # the training photos whose features the recipe uses
                       budget: CPUBudget, # charged with the estimate
@@ -135,72 +108,28 @@ def charge_extraction(learn, # a transfer learner
                      ) -> float:
     "Charge `budget` with the cost of extracting `items`' features: the measured cost of `sample` of them, scaled"
     items = list(items); m = min(sample, len(items))
-    extract_features(learn, learn.dls.test_dl(items[:2], with_labels=True))  # warm-up, not timed: the first forward of a process builds oneDNN's kernels
+    extract_features(learn, learn.dls.test_dl(items[:2], with_labels=True))  # warm-up, not timed: the first forward builds oneDNN's kernels
     dl = learn.dls.test_dl(items[:m], with_labels=True)
     t0 = budget.now(); extract_features(learn, dl); per = (budget.now() - t0) / m
     budget.charge(per * len(items), 'feature extraction'); return per
 
-def _subset_train(fdls, idx):
-    "Keep only the training features at `idx`"
-    ds = fdls.train.dataset
-    fdls.loaders[0] = DataLoader(list(zip(ds.x[idx], ds.y[idx])), bs=fdls.train.bs, shuffle=True, drop_last=fdls.train.drop_last, device=fdls.device)
-    return fdls
+LEARNER_ARGS = ('arch', 'weights', 'pretrained')  # the arguments of a recipe's `learner`; the rest go to its `fit`
 
-def budget_lab(dls, # image DataLoaders (`limit_train` applied)
-               budget: CPUBudget, # passed to every fit
-               head_epochs: int=20, # head epochs on cached features
-               ft_epochs: int=1, # fine-tuning epochs (one-cycle; the budget may stop it earlier)
-               lr: float=HEAD_LR, # head learning rate
-               ft_lr: float|None=None, # fine-tuning's top rate: `finetune_lrs(lr, ft_lr)` (lr/20 if None)
-               arch: str='legacy_xception', # timm body
-               **kwargs, # passed to `transfer_learner` (weights, pretrained)
-              ):
-    "The lab recipe under `budget`: head on cached features (extraction charged), then fine-tuning"
-    learn = transfer_learner(dls, arch, **kwargs)
-    idx = getattr(dls, 'train_idx', range(len(dls.train.items)))
-    charge_extraction(learn, [dls.train.items[i] for i in idx], budget)
-    tl = features_learner(learn); _subset_train(tl.dls, list(idx))
-    learn.stage = tl.stage = 'frozen'; learn.frozen_lr = lr
-    with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(head_epochs, lr, cbs=budget)
-    learn.unfreeze(); learn.stage = 'finetune'
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(ft_epochs, finetune_lrs(lr, ft_lr), cbs=budget)
+def budget_recipe(name: str, # a key of `foodcam.experiments.RECIPES`
+                  dls, # its image DataLoaders (`recipe_dls`, a data budget applied)
+                  budget: CPUBudget, # passed to every fit
+                  **kwargs, # the learner's arguments (`LEARNER_ARGS`) and the fit's (epochs, lrs, top)
+                 ):
+    "Run recipe `name` under `budget`: its extraction charged if its head trains on cached features; the learner"
+    r = RECIPES[name]
+    learn = r.learner(dls, **{k: v for k, v in kwargs.items() if k in LEARNER_ARGS})
+    if r.cached: charge_extraction(learn, [dls.train.items[i] for i in dls.train_idx], budget)
+    with learn.no_bar(), learn.no_logging(): r.fit(learn, cbs=[budget], **{k: v for k, v in kwargs.items() if k not in LEARNER_ARGS})
     return learn
 
-def budget_effnet(dls, budget, # image DataLoaders (effnet augmentation), the budget
-                  epochs=(3, 1), # (frozen, fine-tuning) epochs of `lr0 * exp(-k * epoch)`
-                  lrs=(1e-2, 1e-5), # their lr0
-                  k: float=0.3, # decay per epoch
-                  arch: str|None=None, # timm body; `effnet_arch()` if None
-                  **kwargs):
-    "The effnet recipe under `budget`: frozen body then all but BatchNorm, every epoch on images"
-    learn = transfer_learner(dls, arch or effnet_arch(), **kwargs)
-    learn.stage = 'frozen'
-    with learn.no_bar(), learn.no_logging(): learn.fit_exp_decay(epochs[0], lrs[0], k=k, cbs=budget)
-    learn.unfreeze(); learn.stage = 'finetune'
-    with learn.no_bar(), learn.no_logging(): learn.fit_exp_decay(epochs[1], lrs[1], k=k, cbs=[budget, FreezeBNParams()])
-    return learn
-
-class _StageNames(Callback):
-    "Name the stage of each successive fit (fastai's `fine_tune` makes two)"
-    order = 0
-    def __init__(self, names): self.names, self.n = names, 0
-    def before_fit(self): self.learn.stage = self.names[min(self.n, len(self.names) - 1)]; self.n += 1
-
-def budget_fastai(dls, budget, # image DataLoaders, the budget
-                  epochs=(1, 1), # (freeze_epochs, epochs) of `fine_tune`
-                  lr: float=FASTAI_BASE_LR, # `fine_tune`'s base_lr (fastai's default)
-                  arch: str='legacy_xception', # timm body
-                  **kwargs):
-    "fastai's default under `budget`: `fine_tune` on full epochs, `train_bn=True`, BN statistics updating"
-    learn = fastai_learner(dls, arch, **kwargs)
-    with learn.no_bar(), learn.no_logging(): learn.fine_tune(epochs[1], lr, freeze_epochs=epochs[0], cbs=[budget, _StageNames(['frozen', 'finetune'])])
-    return learn
-
-BUDGET_RECIPES = {'lab': (budget_lab, 'fastai'), 'effnet': (budget_effnet, 'effnet'), 'fastai': (budget_fastai, 'fastai')}  # name -> (function, augmentation)
-
-# %% ../nbs/18_budget.ipynb 17
+# %% ../nbs/18_budget.ipynb 15
 def run_budget(data, # dataset folder: one sub-folder of images per class
-               recipes=('lab', 'effnet', 'fastai'), # names in `BUDGET_RECIPES`
+               recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
                seconds: float=300, # the budget of each run
                eval_at=(60, 120), # budget seconds to evaluate at (besides stage ends and the stop)
                seeds: int=2, # runs per recipe (training seeds `seed`, `seed+1`, ...)
@@ -210,18 +139,17 @@ def run_budget(data, # dataset folder: one sub-folder of images per class
                size: int=256, # image side
                bs: int=32, # batch size
                split_seed: int=42, # train/validation split seed
-               recipe_kw: dict|None=None, # per-recipe arguments, e.g. {'lab': {'ft_epochs': 3}}
+               recipe_kw: dict|None=None, # per-recipe arguments, e.g. {'lab': {'epochs': (20, 3)}}
                log=print, # progress lines; None for silence
               ) -> pd.DataFrame:
     "One row per recorded point: recipe, seed, photos per class, stage, budget seconds spent, wall seconds, valid acc/loss"
     rows, clock = [], clock or device_profile().clock
     for r in ([recipes] if isinstance(recipes, str) else recipes):
-        fn, aug = BUDGET_RECIPES[r]
         for s in range(seed, seed + seeds):
             set_seed(s)
-            dls = limit_train(food_dls(data, size=size, bs=bs, seed=split_seed, aug=aug), n_per_class, seed)
+            dls = recipe_dls(r, data, seed, size, bs, split_seed, per_class=n_per_class)
             b = CPUBudget(seconds, clock, eval_at)
-            learn = fn(dls, b, **(recipe_kw or {}).get(r, {}))
+            learn = budget_recipe(r, dls, b, **(recipe_kw or {}).get(r, {}))
             info = dict(recipe=r, seed=s, n_per_class=n_per_class or 'all', n_train=len(dls.train_idx),
                         n_valid=len(dls.valid.dataset), arch=learn.arch, budget=seconds, clock=clock, threads=torch.get_num_threads())
             rows += [dict(info, **p) for p in b.points]
@@ -229,7 +157,7 @@ def run_budget(data, # dataset folder: one sub-folder of images per class
             del learn
     return pd.DataFrame(rows)
 
-# %% ../nbs/18_budget.ipynb 19
+# %% ../nbs/18_budget.ipynb 17
 def acc_at(points: pd.DataFrame, # the points of one run, in order
            b: float, # budget seconds
            slack: float=10., # seconds a point may be late (about one fine-tuning batch of Xception on one thread)
@@ -258,7 +186,7 @@ def _pm(xs):
     if not xs: return '-'
     return f'{np.mean(xs):.3f}' + (f' ± {np.std(xs, ddof=1):.3f}' if len(xs) > 1 else '')
 
-# %% ../nbs/18_budget.ipynb 22
+# %% ../nbs/18_budget.ipynb 20
 def plot_budget(points: pd.DataFrame, # from `run_budget`
                 fname=None, # save as this PNG
                ):
@@ -278,7 +206,7 @@ def plot_budget(points: pd.DataFrame, # from `run_budget`
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/18_budget.ipynb 28
+# %% ../nbs/18_budget.ipynb 26
 def extraction_cost(learn, # a transfer learner
                     items, # photos to extract (a sample of them is)
                     flip: bool=False, # mirrored
@@ -308,7 +236,7 @@ def head_logits(xt, yt, # training features (N, C, 1, 1) and labels
     with torch.no_grad(): lg = torch.stack([head.eval()(x.float()) for x in xvs]).mean(0)
     return lg, time.process_time() - t0
 
-# %% ../nbs/18_budget.ipynb 30
+# %% ../nbs/18_budget.ipynb 28
 def body_features(data, # dataset folder
                   arch: str, # timm body
                   k_aug: int=0, # augmented passes over the training photos
@@ -360,14 +288,14 @@ def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
     t = pd.DataFrame(rows); t['extra_s'] = t.cpu_s - t.cpu_s.iloc[0]
     return t
 
-# %% ../nbs/18_budget.ipynb 35
+# %% ../nbs/18_budget.ipynb 33
 FRONTIER_BODIES = {'xception': 'legacy_xception', 'lite0': 'tf_efficientnet_lite0'}  # name in frontier.csv -> timm body; the first is the baseline
 
 BUDGET_PLAN = {  # photos per class (None: all) -> planned epochs (and lab's fine-tuning top rate, where measured to pay) of each recipe
-    25: dict(lab=dict(ft_epochs=5), effnet=dict(epochs=(6, 3)), fastai=dict(epochs=(1, 4))),
-    50: dict(lab=dict(ft_epochs=3, ft_lr=1e-3), effnet=dict(epochs=(4, 2)), fastai=dict(epochs=(1, 2))),
-    100: dict(lab=dict(ft_epochs=2, ft_lr=2e-4), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1))),
-    None: dict(lab=dict(ft_epochs=1), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1)))}
+    25: dict(lab=dict(epochs=(20, 5)), effnet=dict(epochs=(6, 3)), fastai=dict(epochs=(1, 4))),
+    50: dict(lab=dict(epochs=(20, 3), top=1e-3), effnet=dict(epochs=(4, 2)), fastai=dict(epochs=(1, 2))),
+    100: dict(lab=dict(epochs=(20, 2), top=2e-4), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1))),
+    None: dict(lab=dict(epochs=(20, 1)), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1)))}
 
 def budget_plan(n: int|None, # training photos per class; all if None
                ) -> dict:
@@ -379,12 +307,12 @@ def budget_ladder(seconds: float, # the budget of each run
     "The budgets `budget.csv` has a column for: 1, 2, 5, 10 ... CPU-minutes below `seconds`, then `seconds`"
     return [b for b in (60, 120, 300, 600, 1200, 1800, 3600) if b < seconds] + [seconds]
 
-# %% ../nbs/18_budget.ipynb 38
+# %% ../nbs/18_budget.ipynb 36
 def budget_points(data, # dataset folder
-                  recipes=('lab', 'effnet', 'fastai'), # names in `BUDGET_RECIPES`
+                  recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
                   n_per_class=(None,), # data budgets: training photos per class, None for all
                   weights=None, # Xception weights file; 'random' for no pretraining
-                  recipe_kw: dict|None=None, # per-recipe arguments over `budget_plan`'s, e.g. {'lab': {'head_epochs': 10}}
+                  recipe_kw: dict|None=None, # per-recipe arguments over `budget_plan`'s, e.g. {'lab': {'epochs': (10, 1)}}
                   **kwargs, # passed to `run_budget` (seconds, eval_at, seeds, seed, size, bs, log)
                  ) -> pd.DataFrame:
     "`run_budget` at each data budget with `budget_plan`'s epochs; the points of all runs"
@@ -424,7 +352,7 @@ def transferability(data, # dataset folder
                            best_valid_acc=max(r['valid_acc'] for r in c), seconds=sum(r['seconds'] for r in c))
     return ct, fig
 
-# %% ../nbs/18_budget.ipynb 40
+# %% ../nbs/18_budget.ipynb 38
 def _save_csv(df, fname): return atomic_write(fname, df.to_csv(index=False))
 
 def _save_png(fig, fname):
@@ -433,7 +361,7 @@ def _save_png(fig, fname):
 
 def budget_run(data, # dataset folder: one sub-folder of images per class
                run=None, # run folder; `runs/<dataset name>` if None
-               recipes=('lab', 'effnet', 'fastai'), # names in `BUDGET_RECIPES`
+               recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
                n_per_class=(None,), # data budgets: training photos per class, None for all
                seconds: float=300, # CPU seconds of each run
                eval_at=(60, 120), # budget seconds with a validation point on the way
@@ -452,8 +380,9 @@ def budget_run(data, # dataset folder: one sub-folder of images per class
               ) -> list:
     "Recipes at equal CPU budgets into the run folder: `budget_points.csv`, `budget.csv`, `budget.png` (and the frontier and transferability); the files written"
     recipes, n_per_class = [recipes] if isinstance(recipes, str) else list(recipes), list(n_per_class) or [None]
-    bad = [r for r in recipes if r not in BUDGET_RECIPES]
-    if bad or not recipes: raise ValueError(f'{"unknown recipe(s) " + ", ".join(bad) if bad else "no recipe given"}: choose from {", ".join(BUDGET_RECIPES)}')
+    bad = [r for r in recipes if r not in RECIPES]
+    if bad or not recipes:
+        raise ValueError(f'{"unknown recipe(s) " + ", ".join(bad) if bad else "no recipe given"}: choose from {", ".join(RECIPES)}')
     if cifar is not None and not Path(cifar).is_file(): raise FileNotFoundError(f'no CIFAR model at {cifar}: pass a .pth saved by foodcam.cifar (python bench/cifar.py)')
     tv = time.perf_counter(); check_dataset(data); tv = time.perf_counter() - tv  # a dataset that cannot be trained on fails before the run folder is touched
     with Run(run, data).lock() as run, torch_threads(threads):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb 2
 from __future__ import annotations
-import io, json, hashlib
+import io, json, hashlib, random
 from contextlib import contextmanager
 from collections import Counter
 from pathlib import Path
@@ -19,7 +19,8 @@ from .core import cache_dir, atomic_write, device_profile, IMAGE_EXTS
 # %% auto 0
 __all__ = ['MAX_PIXELS', 'MIN_SIDE', 'REASONS', 'AUGS', 'to_rgb', 'ImageTooBig', 'open_bounded', 'load_rgb', 'FoodImage',
            'check_image', 'verify_items', 'exclusion_summary', 'food_items', 'check_dataset', 'unit_hash',
-           'food_splitter', 'GaussianNoise', 'CenterResize', 'aug_preset', 'food_block', 'food_dls', 'food_test_dl']
+           'food_splitter', 'GaussianNoise', 'CenterResize', 'aug_preset', 'food_block', 'food_dls', 'per_class_sample',
+           'sample_epochs', 'food_test_dl']
 
 # %% ../nbs/02_data.ipynb 5
 _SRGB = ImageCms.createProfile('sRGB')
@@ -267,6 +268,33 @@ def food_dls(path, # dataset folder: one sub-folder of images per class
     return dls
 
 # %% ../nbs/02_data.ipynb 37
+def per_class_sample(labels, # one label per training item
+                     n: int|None, # items per class; all if None
+                     seed: int=42, # seed of the sample
+                    ) -> list:
+    "Sorted indices of a seeded sample of `n` items of each class (all items of a class with fewer)"
+    if n is None: return list(range(len(labels)))
+    rng, by = random.Random(seed), {}
+    for i, l in enumerate(labels): by.setdefault(l, []).append(i)
+    return sorted(i for k in sorted(by) for i in rng.sample(by[k], min(n, len(by[k]))))
+
+def sample_epochs(dls, # fastai DataLoaders of a class-per-folder dataset
+                  n: int|None=None, # training images per epoch, a fresh sample each epoch; all (reshuffled) if None
+                  seed: int=42, # seed of the samples
+                  per_class: int|None=None, # first keep a fixed sample of this many photos per class (`dls.train_idx`); all if None
+                 ):
+    "Make `dls.train` draw `n` images each epoch from a fixed sample of `per_class` photos of each class"
+    items = list(dls.train.items); N = len(items)
+    idx = per_class_sample([Path(o).parent.name for o in items], per_class, seed)
+    dls.train_idx = idx
+    k = len(idx) if n is None or n >= len(idx) else n
+    if k == N: return dls
+    if n is not None and k < dls.train.bs: raise ValueError(f'epoch_items={n} is less than one batch ({dls.train.bs}): use at least the batch size')
+    rng = random.Random(seed)
+    dls.loaders[0] = dls.train.new(n=k, get_idxs=lambda: rng.sample(idx, k))
+    return dls
+
+# %% ../nbs/02_data.ipynb 40
 def food_test_dl(dls, # the `DataLoaders` a model was trained with
                  items, # image files (or one file, or PIL images) to predict
                  **kwargs, # passed to `dls.test_dl`

@@ -4,9 +4,11 @@
 
 # %% ../nbs/10_experiments.ipynb 2
 from __future__ import annotations
-import functools, inspect, math, os, random, threading, time
+import functools, inspect, math, os, threading, time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
@@ -16,16 +18,17 @@ from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.callback.schedule import ParamScheduler  # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
 from .core import set_seed, offline, online, as_profile
-from .train import bn_layers, FreezeBNStats, EpochCurves
-from .data import food_dls
+from .train import FreezeBNStats, FreezeBNParams, EpochCurves, StageInfo
+from .data import food_dls, sample_epochs
 from .weights import load_backbone_weights, WeightsNotFound
-from .transfer import transfer_learner, features_learner, finetune_lrs, find_lr, FT_LR_DIV
+from .transfer import transfer_learner, fit_frozen, fit_finetune, find_lr, HEAD_LR, FT_LR_DIV
 from .run import Run
 
 # %% auto 0
-__all__ = ['FASTAI_BASE_LR', 'RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats', 'sample_epochs',
-           'recipe_lab', 'FreezeBNParams', 'effnet_arch', 'recipe_effnet', 'fastai_learner', 'recipe_fastai',
-           'summarize_runs', 'overlap_notes', 'md_table', 'plot_experiments', 'run_experiments', 'write_experiments']
+__all__ = ['FASTAI_BASE_LR', 'EFFNET_LRS', 'RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats',
+           'lab_learner', 'fit_lab', 'effnet_arch', 'effnet_learner', 'fit_effnet', 'fastai_learner', 'fit_fastai',
+           'Recipe', 'recipe_dls', 'run_recipe', 'summarize_runs', 'overlap_notes', 'md_table', 'plot_experiments',
+           'run_experiments', 'write_experiments']
 
 # %% ../nbs/10_experiments.ipynb 5
 def sched_exp_decay(lr0, # starting learning rate (a float, or an array: one per layer group)
@@ -69,14 +72,12 @@ class PeakMem:
 
 # %% ../nbs/10_experiments.ipynb 14
 class StageStats(Callback):
-    "Per fit: one row in `rows` (stage, valid acc/loss, epochs, seconds, images/s, peak MiB); names stages from `names` if given"
+    "Per fit: one row in `rows` (stage, rate, images/epoch, valid acc/loss, epochs, seconds, images/s, peak MiB)"
     order = EpochCurves.order + 1
     def __init__(self, rows: list|None=None, # list the rows are appended to
-                 names: list|None=None, # stage name of each successive fit (fastai's `fine_tune` makes two)
-                 lrs: list|None=None, # learning rate of each successive fit, for the table; else `learn.stage_lr`
-                 **info, # constant columns for every row (arch, lr_source, ...)
+                 **info, # constant columns for every row (arch, weights, ...)
                 ):
-        self.rows, self.names, self.lrs, self.info, self.n_fit, self._pre = ([] if rows is None else rows), names, lrs, info, 0, (0., 0.)
+        self.rows, self.info, self._pre = ([] if rows is None else rows), info, (0., 0.)
     @contextmanager
     def prelude(self):
         "Measure work done before the next fit (time and peak memory), charged to that stage"
@@ -84,16 +85,16 @@ class StageStats(Callback):
         with PeakMem() as pm: yield
         self._pre = (self._pre[0] + time.perf_counter() - t0, max(self._pre[1], pm.peak))
     def before_fit(self):
-        if self.names: self.learn.stage = self.names[min(self.n_fit, len(self.names) - 1)]
         self.n0, self.pm = len(self.learn.curves), PeakMem().__enter__()
         self.t0 = time.perf_counter()
     def after_fit(self):
         secs = time.perf_counter() - self.t0 + self._pre[0]; self.pm.__exit__()
-        eps = self.learn.curves[self.n0:]
-        lr = self.lrs[min(self.n_fit, len(self.lrs) - 1)] if self.lrs else getattr(self.learn, 'stage_lr', None)
-        n_img = sum(r['train_img_per_s'] * r['seconds'] for r in eps); self.n_fit += 1
-        self.rows.append(dict(stage=getattr(self.learn, 'stage', 'fit'), **self.info, lr=_lr_str(lr), epochs=len(eps),
-                              valid_acc=eps[-1]['valid_acc'] if eps else float('nan'), valid_loss=eps[-1]['valid_loss'] if eps else float('nan'),
+        eps, si = self.learn.curves[self.n0:], getattr(self.learn, 'stage_info', None)
+        n_img = sum(r['train_img_per_s'] * r['seconds'] for r in eps)
+        self.rows.append(dict(stage=getattr(self.learn, 'stage', 'fit'), **self.info, epoch_items=self.dls.train.n,
+                              lr_source=si.source if si else None, lr=_lr_str(si.lr if si else None), epochs=len(eps),
+                              valid_acc=eps[-1]['valid_acc'] if eps else float('nan'),
+                              valid_loss=eps[-1]['valid_loss'] if eps else float('nan'),
                               n_valid=len(self.dls.valid.dataset), seconds=secs, img_per_s=n_img / secs if secs else 0.,
                               peak_mb=max(self.pm.peak, self._pre[1])))
         self._pre = (0., 0.)
@@ -102,89 +103,42 @@ def _lr_str(lr):
     if isinstance(lr, slice): return f'{lr.start:.3g}..{lr.stop:.3g}' if lr.start else f'{lr.stop:.3g}'
     return '' if lr is None else f'{lr:.3g}'
 
-# %% ../nbs/10_experiments.ipynb 17
-def sample_epochs(dls, # fastai DataLoaders
-                  n: int|None, # training images per epoch; all if None or not fewer than the training set
-                  seed: int=42, # seed of the sampling
-                 ):
-    "Make `dls.train` draw a fresh random `n` of its images every epoch"
-    N = len(dls.train.dataset)
-    if n is None or n >= N: return dls
-    if n < dls.train.bs: raise ValueError(f'epoch_items={n} is less than one batch ({dls.train.bs}): use at least the batch size')
-    rng = random.Random(seed)
-    dls.loaders[0] = dls.train.new(n=n, get_idxs=lambda: rng.sample(range(N), n))
-    return dls
-
-# %% ../nbs/10_experiments.ipynb 21
+# %% ../nbs/10_experiments.ipynb 18
 FASTAI_BASE_LR = inspect.signature(Learner.fine_tune).parameters['base_lr'].default  # fastai's own default, 2e-3
+EFFNET_LRS = (1e-2, 1e-5)  # the EfficientNet report's lr0 of its two stages
 
-RECIPE_BUDGETS = {  # recipe -> {budget: epochs of its two stages, training images per epoch of image stages, budget-bound rates}
-    'lab': dict(small=dict(epochs=(20, 3), epoch_items=320, ft_lr_div=10),  # also the demo's frozen + finetune tracks
-                full=dict(epochs=(30, 3), epoch_items=None, ft_lr_div=FT_LR_DIV)),
+RECIPE_BUDGETS = {  # recipe -> {budget: epochs of its two stages, training images per epoch of image stages, rates}
+    'lab': dict(small=dict(epochs=(20, 3), epoch_items=320, ft_lr_div=10, lrs=('valley', None)),  # also the demo's tracks
+                full=dict(epochs=(30, 3), epoch_items=None, ft_lr_div=FT_LR_DIV, lrs=('valley', None))),
     'effnet': dict(small=dict(epochs=(3, 1), epoch_items=160), full=dict(epochs=(10, 3), epoch_items=None)),
-    'fastai': dict(small=dict(epochs=(1, 1), epoch_items=160, base_lr=FASTAI_BASE_LR),  # no lr_find: it costs more than training
-                   full=dict(epochs=(1, 2), epoch_items=None, base_lr=None))}  # None: lr_find's valley
+    'fastai': dict(small=dict(epochs=(1, 1), epoch_items=160, lrs=('default',)),  # no lr_find: it costs more than training
+                   full=dict(epochs=(1, 2), epoch_items=None, lrs=('valley',)))}
 
-def _setup(name, data, seed, profile, epochs, epoch_items, split_seed, size, bs, aug):
-    "Budgets, seeded loaders and the stats recorder shared by the recipes"
-    b = RECIPE_BUDGETS[name][as_profile(profile).budget]; (e1, e2), n = b['epochs'], b['epoch_items']
-    if epochs is not None: e1, e2 = epochs
-    if epoch_items is None: epoch_items = n
-    set_seed(seed)
-    dls = sample_epochs(food_dls(data, size=size, bs=bs, seed=split_seed, aug=aug), epoch_items, seed)
-    return e1, e2, epoch_items, dls
+def _budget(name, profile): return RECIPE_BUDGETS[name][as_profile(profile).budget]
 
-def _finish(learn, stats):
-    learn.stage_rows = stats.rows
-    return learn
+# %% ../nbs/10_experiments.ipynb 20
+def lab_learner(dls, # image DataLoaders
+                arch: str|None=None, # timm body; legacy_xception if None
+                weights=None, # body weights file; found offline if None
+                pretrained: bool=True, # False: random weights
+               ) -> Learner:
+    "A frozen transfer learner on the Xception body (or `arch`)"
+    return transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
 
-def _lr_png(out, name, stage, seed):
-    if out is None: return None
-    Path(out).mkdir(parents=True, exist_ok=True)
-    return Run(out).file('lr_find', recipe=name, stage=stage, seed=seed)
+def fit_lab(learn: Learner, # a frozen transfer learner (`lab_learner`)
+            profile=None, # a `foodcam.core.Profile` or its name: its budget's epochs and top-rate divisor; the full ones if None
+            epochs: tuple|None=None, # (head epochs, fine-tuning epochs); the budget's if None
+            lrs: tuple|None=None, # (head rate or 'valley', fine-tuning rate or slice); (`HEAD_LR`, `finetune_lrs`) if None
+            cbs=None, # callbacks for every fit
+            lr_png=None, # with a head rate of 'valley': save `lr_find`'s plot here
+            top: float|None=None, # fine-tuning's top rate (`finetune_lrs(lr, top)`); the budget's `lr/ft_lr_div` if None
+           ) -> Learner:
+    "The lab recipe: the head on cached features, then everything fine-tuned with BN statistics frozen and discriminative LRs"
+    b = _budget('lab', profile); e1, e2 = epochs or b['epochs']; lr, ft_lr = lrs or (HEAD_LR, None)
+    tl = fit_frozen(learn, e1, lr, cbs=cbs, lr_png=lr_png)
+    return fit_finetune(learn, e2, ft_lr, cbs=cbs, lr=tl.lr, div=b['ft_lr_div'], top=top)
 
-# %% ../nbs/10_experiments.ipynb 23
-def recipe_lab(data, # dataset folder: one sub-folder of images per class
-               seed: int=42, # training seed
-               profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
-               out=None, # folder for the lr_find plots
-               epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `RECIPE_BUDGETS` if None
-               lrs: tuple|None=None, # (head lr, fine-tuning lr or slice); lr_find's valley and `finetune_lrs(lr)` if None
-               epoch_items: int|None=None, # training images per fine-tuning epoch; `RECIPE_BUDGETS` if None
-               arch: str|None=None, # timm body; legacy_xception if None
-               pretrained: bool=True, # False: random weights (tests)
-               weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
-               size: int=256, # image side
-               bs: int=32, # batch size
-               split_seed: int=42, # train/validation split seed
-              ) -> Learner:
-    "Xception lab: the head on cached features, then fine-tuning with BN statistics frozen and discriminative LRs (`finetune_lrs`)"
-    e1, e2, n, dls = _setup('lab', data, seed, profile, epochs, epoch_items, split_seed, size, bs, 'fastai')
-    lr, ft_lr = lrs or (None, None)
-    learn = transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
-    stats = StageStats(arch=learn.arch, weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset))
-    learn.freeze(); learn.stage = 'frozen'
-    with stats.prelude(): tl = features_learner(learn)
-    stats.info['lr_source'] = 'lr_find valley' if lr is None else 'given'
-    if lr is None: lr = float(find_lr(tl, None, fname=_lr_png(out, 'lab', 'frozen', seed)).valley)
-    learn.frozen_lr = tl.stage_lr = lr
-    stats.info['epoch_items'] = len(tl.dls.train.dataset)  # the cached head stage always sees every image
-    with tl.no_bar(), tl.no_logging(): tl.fit_one_cycle(e1, lr, cbs=stats)
-    d = RECIPE_BUDGETS['lab'][as_profile(profile).budget]['ft_lr_div']  # as the demo's finetune track
-    stats.info.update(lr_source=f'slice(lr/{100*d}, lr/{d})' if ft_lr is None else 'given', epoch_items=n or len(dls.train.dataset))
-    learn.stage_lr = ft_lr if ft_lr is not None else finetune_lrs(lr, div=d)
-    learn.unfreeze(); learn.stage = 'finetune'
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(e2, learn.stage_lr, cbs=stats)
-    return _finish(learn, stats)
-
-# %% ../nbs/10_experiments.ipynb 25
-class FreezeBNParams(Callback):
-    "BatchNorm scale and shift not trainable in any fit (with `FreezeBNStats`: BatchNorm entirely frozen)"
-    order = 1
-    def before_fit(self):
-        for m in bn_layers(self.model):
-            for p in m.parameters(recurse=False): p.requires_grad_(False)
-
+# %% ../nbs/10_experiments.ipynb 22
 @functools.lru_cache(maxsize=None)
 def effnet_arch() -> str:
     "'efficientnet_b0' if timm can download its weights, else 'tf_efficientnet_lite0' (found offline by `foodcam.weights`)"
@@ -193,76 +147,107 @@ def effnet_arch() -> str:
         except WeightsNotFound: pass
     return 'tf_efficientnet_lite0'
 
-# %% ../nbs/10_experiments.ipynb 26
-def recipe_effnet(data, # dataset folder: one sub-folder of images per class
-                  seed: int=42, # training seed
-                  profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
-                  out=None, # folder for the lr_find plots (this recipe fixes its rates: none)
-                  epochs: tuple|None=None, # (head epochs, fine-tuning epochs); `RECIPE_BUDGETS` if None
-                  lrs: tuple|None=None, # (head lr0, fine-tuning lr0) of `lr0 * exp(-0.3 * epoch)`; (1e-2, 1e-5) if None
-                  epoch_items: int|None=None, # training images per epoch; `RECIPE_BUDGETS` if None
-                  arch: str|None=None, # timm body; `effnet_arch()` if None
-                  pretrained: bool=True, # False: random weights (tests)
-                  weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
-                  size: int=256, # image side
-                  bs: int=32, # batch size
-                  split_seed: int=42, # train/validation split seed
-                  k: float=0.3, # decay per epoch
-                 ) -> Learner:
-    "EfficientNet report: effnet augmentation, frozen body with exp-decay LR (0.01, k=0.3), then all but BatchNorm at a very low LR"
-    e1, e2, n, dls = _setup('effnet', data, seed, profile, epochs, epoch_items, split_seed, size, bs, 'effnet')
-    lr, ft_lr = lrs or (1e-2, 1e-5)
-    learn = transfer_learner(dls, arch or (effnet_arch() if pretrained and weights is None else 'tf_efficientnet_lite0'), weights, pretrained)
-    stats = StageStats(arch=learn.arch, weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset),
-                       lr_source=f'exp decay k={k:g}' if lrs is None else f'given, exp decay k={k:g}')
-    learn.stage, learn.stage_lr = 'frozen', lr
-    with learn.no_bar(), learn.no_logging(): learn.fit_exp_decay(e1, lr, k=k, cbs=stats)
-    learn.unfreeze(); learn.stage, learn.stage_lr = 'finetune', ft_lr
-    with learn.no_bar(), learn.no_logging(): learn.fit_exp_decay(e2, ft_lr, k=k, cbs=[stats, FreezeBNParams()])
-    return _finish(learn, stats)
-
-# %% ../nbs/10_experiments.ipynb 28
-def fastai_learner(dls, # image DataLoaders
-                   arch: str='legacy_xception', # timm body
-                   pretrained: bool=True, # False: random weights
+def effnet_learner(dls, # image DataLoaders (`aug='effnet'`)
+                   arch: str|None=None, # timm body; `effnet_arch()` if None (EfficientNet-Lite0 without pretraining)
                    weights=None, # body weights file; found offline if None
+                   pretrained: bool=True, # False: random weights
+                  ) -> Learner:
+    "A frozen transfer learner on the EfficientNet body"
+    return transfer_learner(dls, arch or (effnet_arch() if pretrained and weights is None else 'tf_efficientnet_lite0'), weights, pretrained)
+
+def fit_effnet(learn: Learner, # a frozen transfer learner (`effnet_learner`)
+               profile=None, # a `foodcam.core.Profile` or its name: its budget's epochs; the full ones if None
+               epochs: tuple|None=None, # (head epochs, fine-tuning epochs); the budget's if None
+               lrs: tuple|None=None, # (head lr0, fine-tuning lr0) of `lr0 * exp(-k * epoch)`; `EFFNET_LRS` if None
+               cbs=None, # callbacks for every fit
+               k: float=0.3, # decay per epoch
+               **kwargs, # (this recipe picks no rate: no `lr_png`)
+              ) -> Learner:
+    "EfficientNet report: frozen body with exp-decay LR (0.01, k=0.3), then all but BatchNorm at a very low LR"
+    (e1, e2), src = epochs or _budget('effnet', profile)['epochs'], f'{"given, " if lrs else ""}exp decay k={k:g}'
+    lr, ft_lr = lrs or EFFNET_LRS; cbs = L(cbs)
+    learn.fit_exp_decay(e1, lr, k=k, cbs=[StageInfo('frozen', lr, src)] + cbs)
+    learn.unfreeze(); learn.fit_exp_decay(e2, ft_lr, k=k, cbs=[StageInfo('finetune', ft_lr, src)] + cbs + [FreezeBNParams()])
+    return learn
+
+# %% ../nbs/10_experiments.ipynb 24
+def fastai_learner(dls, # image DataLoaders
+                   arch: str|None=None, # timm body; legacy_xception if None
+                   weights=None, # body weights file; found offline if None
+                   pretrained: bool=True, # False: random weights
                   ) -> Learner:
     "A transfer learner with fastai's default BatchNorm behaviour: `train_bn=True`, statistics updated in training"
-    learn = transfer_learner(dls, arch, weights, pretrained)
+    learn = transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
     learn.remove_cb(FreezeBNStats)
     learn.train_bn, learn.opt = True, None
     learn.freeze()
     return learn
 
-def recipe_fastai(data, # dataset folder: one sub-folder of images per class
-                  seed: int=42, # training seed
-                  profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
-                  out=None, # folder for the lr_find plot
-                  epochs: tuple|None=None, # (freeze_epochs, epochs) of `fine_tune`; `RECIPE_BUDGETS` if None
-                  lrs: tuple|None=None, # (base_lr, ignored: `fine_tune` derives it); the budget's (lr_find's valley if None) if None
-                  epoch_items: int|None=None, # training images per epoch; `RECIPE_BUDGETS` if None
-                  arch: str|None=None, # timm body; legacy_xception if None
-                  pretrained: bool=True, # False: random weights (tests)
-                  weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
-                  size: int=256, # image side
-                  bs: int=32, # batch size
-                  split_seed: int=42, # train/validation split seed
-                 ) -> Learner:
-    "fastai's default: `fine_tune` (one-cycle, one frozen epoch, `train_bn=True`, BN statistics updating) on the Xception body"
-    e1, e2, n, dls = _setup('fastai', data, seed, profile, epochs, epoch_items, split_seed, size, bs, 'fastai')
-    learn = fastai_learner(dls, arch or 'legacy_xception', pretrained, weights)
-    lr, budget_lr = (lrs or (None,))[0], RECIPE_BUDGETS['fastai'][as_profile(profile).budget]['base_lr']
-    src = 'given' if lr is not None else 'lr_find valley' if budget_lr is None else 'fastai default (small budget)'
-    if lr is None: lr = budget_lr or float(find_lr(learn, None, fname=_lr_png(out, 'fastai', 'frozen', seed)).valley)
-    stats = StageStats(names=['frozen', 'finetune'], lrs=[lr, slice(lr / 200, lr / 2)], arch=learn.arch,  # the rates `fine_tune` sets
-                       weights=str(learn.weights_source), epoch_items=n or len(dls.train.dataset), lr_source=src)
-    with learn.no_bar(), learn.no_logging(): learn.fine_tune(e2, lr, freeze_epochs=e1, cbs=stats)
-    return _finish(learn, stats)
+def fit_fastai(learn: Learner, # a learner from `fastai_learner`
+               profile=None, # a `foodcam.core.Profile` or its name: its budget's epochs; the full ones if None
+               epochs: tuple|None=None, # (freeze_epochs, epochs) of `fine_tune`; the budget's if None
+               lrs: tuple|None=None, # (base_lr or 'valley' or 'default',): `FASTAI_BASE_LR` if None
+               cbs=None, # callbacks for both fits of `fine_tune`
+               lr_png=None, # with 'valley': save `lr_find`'s plot here
+              ) -> Learner:
+    "fastai's default: `fine_tune` (one-cycle, one frozen epoch, `train_bn=True`, BN statistics updating)"
+    (e1, e2), lr = epochs or _budget('fastai', profile)['epochs'], (lrs or ('default',))[0]
+    src = {'valley': 'lr_find valley', 'default': 'fastai default'}.get(lr, 'given')
+    if lr == 'valley': lr = float(find_lr(learn, None, fname=lr_png).valley)
+    elif lr == 'default': lr = FASTAI_BASE_LR
+    stages = StageInfo(['frozen', 'finetune'], [lr, slice(lr / 200, lr / 2)], src)  # the rates `fine_tune` sets
+    learn.fine_tune(e2, lr, freeze_epochs=e1, cbs=[stages] + L(cbs))
+    return learn
 
-# %% ../nbs/10_experiments.ipynb 29
-RECIPES = {'lab': recipe_lab, 'effnet': recipe_effnet, 'fastai': recipe_fastai}
+# %% ../nbs/10_experiments.ipynb 26
+@dataclass
+class Recipe:
+    "A row of `RECIPES`: a named way to train a transfer learner"
+    name: str # its name in the tables
+    aug: str|None # `foodcam.data.food_dls`' augmentation preset
+    learner: Callable # `learner(dls, arch, weights, pretrained)` -> a Learner
+    fit: Callable # `fit(learn, profile, epochs, lrs, cbs, ...)` -> the learner
+    cached: bool=False # the head trains on cached features
 
-# %% ../nbs/10_experiments.ipynb 37
+RECIPES = {r.name: r for r in [
+    Recipe('lab', 'fastai', lab_learner, fit_lab, cached=True),
+    Recipe('effnet', 'effnet', effnet_learner, fit_effnet),
+    Recipe('fastai', 'fastai', fastai_learner, fit_fastai)]}
+
+def recipe_dls(name: str, # a key of `RECIPES`
+               data, # dataset folder
+               seed: int=42, # seed of the sampled epochs
+               size: int=256, bs: int=32, split_seed: int=42, # as `food_dls`
+               **kwargs, # passed to `sample_epochs` (n, per_class)
+              ):
+    "The image DataLoaders of recipe `name`: its augmentation, the stable split, epochs sampled as asked"
+    return sample_epochs(food_dls(data, size=size, bs=bs, seed=split_seed, aug=RECIPES[name].aug), seed=seed, **kwargs)
+
+def run_recipe(name: str, # a key of `RECIPES`
+               data, # dataset folder: one sub-folder of images per class
+               seed: int=42, # training seed
+               profile=None, # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
+               out=None, # folder for the lr_find plots
+               epochs: tuple|None=None, # the two stages' epochs; the budget's if None
+               lrs: tuple|None=None, # the two stages' rates; the budget's (`lrs`), else the recipe's own, if None
+               epoch_items: int|None=None, # training images per epoch of image stages; the budget's if None
+               arch: str|None=None, # timm body; the recipe's if None
+               pretrained: bool=True, # False: random weights (tests)
+               weights=None, # body weights file (Keras .keras/.h5 or a state dict); found offline if None
+               size: int=256, bs: int=32, split_seed: int=42, # as `food_dls`
+              ) -> tuple:
+    "Train recipe `name` with `StageStats`: (the learner, one row per stage)"
+    r, b = RECIPES[name], _budget(name, profile)
+    set_seed(seed)
+    dls = recipe_dls(name, data, seed, size, bs, split_seed, n=epoch_items or b['epoch_items'])
+    learn = r.learner(dls, arch, weights, pretrained)
+    stats = StageStats(arch=learn.arch, weights=str(learn.weights_source))
+    png = None if out is None else Run(out).file('lr_find', recipe=name, stage='frozen', seed=seed)
+    if png is not None: png.parent.mkdir(parents=True, exist_ok=True)
+    with learn.no_bar(), learn.no_logging(): r.fit(learn, profile, epochs, lrs or b.get('lrs'), cbs=[stats], lr_png=png)
+    return learn, stats.rows
+
+# %% ../nbs/10_experiments.ipynb 34
 _FIRST = ('arch', 'weights', 'lr', 'lr_source', 'epochs', 'epoch_items', 'n_valid')
 
 def summarize_runs(runs: pd.DataFrame, # one row per recipe, seed and stage (from `run_experiments`)
@@ -296,7 +281,7 @@ def overlap_notes(table: pd.DataFrame, # from `summarize_runs`
             else: res.append(f'{ab} do not overlap: {a.recipe if a.valid_acc > b.valid_acc else b.recipe} is better beyond the noise ({kind})')
     return res
 
-# %% ../nbs/10_experiments.ipynb 42
+# %% ../nbs/10_experiments.ipynb 39
 def md_table(df: pd.DataFrame, # any table
              digits: int=3, # decimals for floats
             ) -> str:
@@ -313,7 +298,7 @@ def _md_view(t):
     v['seconds'] = v.seconds.round(0); v['img_per_s'] = v.img_per_s.round(1); v['peak_mb'] = v.peak_mb.round(0)
     return v
 
-# %% ../nbs/10_experiments.ipynb 44
+# %% ../nbs/10_experiments.ipynb 41
 def plot_experiments(curves: dict, # {(recipe, seed): `learn.curves`}
                      metric: str='valid_acc', # a column of the curves
                      fname=None, # save as this PNG
@@ -331,7 +316,7 @@ def plot_experiments(curves: dict, # {(recipe, seed): `learn.curves`}
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/10_experiments.ipynb 45
+# %% ../nbs/10_experiments.ipynb 42
 def run_experiments(data, # dataset folder: one sub-folder of images per class
                     recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
                     seeds: int=1, # runs per recipe (training seeds `seed`, `seed+1`, ...)
@@ -349,8 +334,8 @@ def run_experiments(data, # dataset folder: one sub-folder of images per class
     rows, curves = [], {}
     for r in recipes:
         for s in range(seed, seed + seeds):
-            learn = RECIPES[r](data, seed=s, profile=profile, out=out, **{**kw, **(recipe_kw or {}).get(r, {})})
-            rows += [dict(recipe=r, seed=s, **x) for x in learn.stage_rows]
+            learn, stage_rows = run_recipe(r, data, seed=s, profile=profile, out=out, **{**kw, **(recipe_kw or {}).get(r, {})})
+            rows += [dict(recipe=r, seed=s, **x) for x in stage_rows]
             curves[(r, s)] = [dict(x) for x in learn.curves]
             del learn
     runs = pd.DataFrame(rows); table = summarize_runs(runs)

@@ -14,12 +14,12 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import distrib_barrier
 from .core import set_seed, freed_memory_reused, as_profile
-from .data import food_dls, check_dataset
+from .data import food_dls, check_dataset, sample_epochs
 from .train import read_meta
 from .run import Run
 from .cifar import cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar, tta_accuracy, load_cifar
-from .transfer import transfer_learner, body_weights, fit_frozen, fit_finetune, finetune_lrs, save_stage, load_stage, HEAD_LR
-from .experiments import sample_epochs, RECIPE_BUDGETS
+from .transfer import transfer_learner, body_weights, fit_frozen, fit_finetune, save_stage, load_stage, HEAD_LR
+from .experiments import RECIPE_BUDGETS
 
 # %% auto 0
 __all__ = ['TRACKS', 'small_bs', 'fit_bs', 'track_dls', 'track_frozen', 'track_finetune', 'track_scratch32', 'cifar_checkpoint',
@@ -60,9 +60,9 @@ def track_finetune(data, run: Run, epochs: int, row, budget: dict, seed=42, size
     dls = track_dls(data, row, seed, size)
     if n := budget['epoch_items']: sample_epochs(dls, min(n, len(dls.train_ds)), seed)  # a short fine-tune: a fresh sample each epoch
     learn = load_stage(run.file('model', track='frozen'), dls)
-    fit_finetune(learn, epochs, finetune_lrs(HEAD_LR, div=budget['ft_lr_div']))  # fewer steps: a higher top rate
+    fit_finetune(learn, epochs, lr=HEAD_LR, div=budget['ft_lr_div'])  # the frozen track's head rate; fewer steps: a higher top rate
     save_stage(learn, run.file('model', track=row.name))
-    lrs = learn.stage_lr
+    lrs = learn.lr
     return run.record(learn, row.name, stages=[row.name], arch=learn.arch, weights=str(learn.weights_source),
                       size=size or row.size, lr=f'{lrs.start:.3g}..{lrs.stop:.3g}')
 
@@ -137,7 +137,7 @@ class Track:
 
 def _lab(stage: int) -> dict:
     "The budgets of the lab recipe's `stage` (0: head, 1: fine-tuning), with its images per epoch and top-rate divisor"
-    return {k: dict(b, epochs=b['epochs'][stage]) for k, b in RECIPE_BUDGETS['lab'].items()}
+    return {k: dict(epochs=b['epochs'][stage], epoch_items=b['epoch_items'], ft_lr_div=b['ft_lr_div']) for k, b in RECIPE_BUDGETS['lab'].items()}
 
 TRACKS = {t.name: t for t in [
     Track('scratch32', 32, 64, dict(small=dict(epochs=15), full=dict(epochs=40)), track_scratch32, load_32),

@@ -23,9 +23,9 @@ from fastai.callback.fp16 import MixedPrecision
 from .core import use_bf16, device_profile, atomic_path, atomic_write
 
 # %% auto 0
-__all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'BF16',
-           'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves', 'interactive', 'EpochLines',
-           'quiet_console_bars', 'save_model', 'read_meta', 'load_model', 'write_json', 'run_metrics']
+__all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'FreezeBNParams',
+           'BF16', 'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves', 'StageInfo', 'preludes', 'interactive',
+           'EpochLines', 'quiet_console_bars', 'save_model', 'read_meta', 'load_model', 'write_json', 'run_metrics']
 
 # %% ../nbs/03_train.ipynb 5
 class PoolHead(nn.Sequential):
@@ -75,6 +75,14 @@ class FreezeBNStats(Callback):
         for m in bn_layers(self.model): m.eval()
 
 # %% ../nbs/03_train.ipynb 14
+class FreezeBNParams(Callback):
+    "BatchNorm scale and shift not trainable in any fit (with `FreezeBNStats`: BatchNorm entirely frozen)"
+    order = 1
+    def before_fit(self):
+        for m in bn_layers(self.model):
+            for p in m.parameters(recurse=False): p.requires_grad_(False)
+
+# %% ../nbs/03_train.ipynb 17
 class BF16(Callback):
     "bf16 autocast for forward and loss on CPU or CUDA (fastai's `MixedPrecision` is CUDA/fp16 only)"
     order = 10
@@ -93,7 +101,7 @@ class BF16(Callback):
     def after_cancel_batch(self): self._exit()
     def after_fit(self): self._exit()
 
-# %% ../nbs/03_train.ipynb 17
+# %% ../nbs/03_train.ipynb 20
 def apply_profile(learn: Learner, # any learner
                   p, # a `foodcam.core.device_profile`
                  ) -> Learner:
@@ -113,7 +121,7 @@ class DeviceReady(Callback):
 
 if DeviceReady not in defaults.callbacks: defaults.callbacks.append(DeviceReady)
 
-# %% ../nbs/03_train.ipynb 20
+# %% ../nbs/03_train.ipynb 23
 class EpochCurves(Callback):
     "Per epoch: mean train loss/accuracy and validation loss/accuracy, kept in `learn.curves` across fits"
     order = Recorder.order + 1
@@ -136,7 +144,7 @@ class EpochCurves(Callback):
             valid_loss=vl/vn if vn else float('nan'), valid_acc=vc/vn if vn else float('nan'),
             lr=float(self.opt.hypers[-1]['lr']), seconds=dt, train_img_per_s=self.n_img/dt if dt else 0.))
 
-# %% ../nbs/03_train.ipynb 21
+# %% ../nbs/03_train.ipynb 24
 def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
                 fname=None, # save the figure as this PNG too
                 title: str='', # figure title, e.g. the run name
@@ -155,7 +163,32 @@ def plot_curves(curves: list, # rows from `EpochCurves` (`learn.curves`)
     if fname: Path(fname).parent.mkdir(parents=True, exist_ok=True); fig.savefig(fname, dpi=110)
     return fig
 
-# %% ../nbs/03_train.ipynb 24
+# %% ../nbs/03_train.ipynb 26
+class StageInfo(Callback):
+    "Name the stage of each successive fit (`learn.stage`), with its learning rate and the rate's source"
+    order = -10  # before everything that reads the stage
+    def __init__(self, names, # the stage name, or one per successive fit (the last one repeats)
+                 lrs=None, # the learning rate of each (a float, a slice, or a list of them)
+                 sources=None, # where each rate came from ('given', 'lr_find valley', ...): a string or a list
+                ):
+        listed = lambda o: list(o) if isinstance(o, (list, tuple)) else [o]
+        self.names, self.lrs, self.sources, self.n = listed(names), listed(lrs), listed(sources), 0
+        self.name_now = self.lr = self.source = None
+    def before_fit(self):
+        pick = lambda xs: xs[min(self.n, len(xs) - 1)]
+        self.name_now, self.lr, self.source = pick(self.names), pick(self.lrs), pick(self.sources)
+        self.learn.stage = self.name_now; self.n += 1
+
+@contextlib.contextmanager
+def preludes(cbs, # callbacks; those with a `prelude()` context manager measure the block
+            ):
+    "Work before a stage's fit (e.g. a feature extraction), measured by every callback of `cbs` that measures a prelude"
+    with contextlib.ExitStack() as st:
+        for cb in cbs or []:
+            if hasattr(cb, 'prelude'): st.enter_context(cb.prelude())
+        yield
+
+# %% ../nbs/03_train.ipynb 29
 def interactive() -> bool:
     "Does output go to a terminal or a notebook, where progress bars redraw in place?"
     return IN_NOTEBOOK or bool(getattr(sys.stdout, 'isatty', lambda: False)())
@@ -185,7 +218,7 @@ class EpochLines(Callback):
 
 if EpochLines not in defaults.callbacks: defaults.callbacks.append(EpochLines)
 
-# %% ../nbs/03_train.ipynb 27
+# %% ../nbs/03_train.ipynb 32
 _console_bar_init = getattr(ConsoleProgressBar.__init__, '__wrapped__', ConsoleProgressBar.__init__)  # fastprogress's own, even if this runs twice
 
 def quiet_console_bars():
@@ -199,7 +232,7 @@ def quiet_console_bars():
 
 quiet_console_bars()
 
-# %% ../nbs/03_train.ipynb 30
+# %% ../nbs/03_train.ipynb 35
 def save_model(model: nn.Module, # model whose `state_dict` is saved
                fname, # destination file (.pth)
                arch: str, # architecture name, checked on load
@@ -214,7 +247,7 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
         torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}, tmp)
     return fname
 
-# %% ../nbs/03_train.ipynb 31
+# %% ../nbs/03_train.ipynb 36
 def read_meta(fname) -> dict:
     "The metadata (arch, classes, ...) of a foodcam checkpoint"
     fname = Path(fname)
@@ -239,7 +272,7 @@ def load_model(fname, # checkpoint written by `save_model`
     except RuntimeError as e: raise ValueError(f"{fname} ({meta['arch']}, {len(meta['classes'])} classes) does not fit this model: {str(e).splitlines()[0]} ...") from None
     return meta
 
-# %% ../nbs/03_train.ipynb 34
+# %% ../nbs/03_train.ipynb 39
 def write_json(obj, fname) -> Path:
     "Write `obj` as JSON to `fname` atomically"
     if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes

@@ -14,6 +14,8 @@ from fastcore.basics import store_attr
 from fastcore.meta import delegates
 from fasttransform import Pipeline
 from fastai.callback.core import Callback
+from fastai.callback.progress import ProgressCallback
+from fastcore.foundation import L
 from fastai.callback.schedule import fit_one_cycle, lr_find  # noqa: F401 (they patch `Learner`)
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
@@ -23,7 +25,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_path
-from .train import classifier, FreezeBNStats, BF16, EpochCurves, save_model, load_model, read_meta
+from .train import classifier, FreezeBNStats, BF16, EpochCurves, StageInfo, preludes, save_model, load_model, read_meta
 from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
@@ -127,7 +129,7 @@ def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is rep
     kwargs = {'loss_func': CrossEntropyLossFlat(), 'metrics': accuracy, **kwargs}
     learn = Learner(dls, model, splitter=partial(transfer_splitter, n=n_groups), train_bn=False,
                     cbs=[FreezeBNStats(), BF16(bf16), EpochCurves(), *([TorchThreads(threads)] if threads else []), *(cbs or [])], **kwargs)
-    learn.arch, learn.stage, learn.bf16, learn.channels_last, learn.threads = arch, 'frozen', bf16, channels_last, threads
+    learn.arch, learn.stage, learn.bf16, learn.channels_last = arch, 'frozen', bf16, channels_last  # a new learner is frozen
     learn.curves = learn.epoch_curves.rows  # there before any fit, and shared with `features_learner`
     learn.weights_source = getattr(body, 'weights_source', 'random init')
     learn.keras_mode = bool(getattr(body, 'keras_mode', False))
@@ -186,7 +188,8 @@ def extract_features(learn: Learner, # a transfer learner; its body and pooling 
     was = body.training; body.eval(); xs, ys = [], []
     fmt = torch.channels_last if learn.channels_last else torch.contiguous_format
     try:
-        with torch_threads(getattr(learn, 'threads', None)), torch.inference_mode(), autocast(dl.device or 'cpu', learn.bf16):
+        tt = getattr(learn, 'torch_threads', None)  # the learner's `TorchThreads`, if it has one
+        with torch_threads(tt.n if tt else None), torch.inference_mode(), autocast(dl.device or 'cpu', learn.bf16):
             for xb, yb in dl: xs.append(pool(body(xb.contiguous(memory_format=fmt))).float().cpu()); ys.append(yb.cpu())
     finally: body.train(was)
     return torch.cat(xs).as_subclass(torch.Tensor), torch.cat(ys).as_subclass(torch.Tensor)  # plain tensors: fastai's subclasses do not unpickle with weights_only
@@ -241,6 +244,10 @@ def features_dls(learn: Learner, # a transfer learner on image DataLoaders
     xt, yt = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     fdls = DataLoaders(DataLoader(_Feats(xt, yt), bs=bs, shuffle=shuffle, drop_last=dls.train.drop_last),
                        DataLoader(_Feats(xv, yv), bs=dls.valid.bs), device=dls.device)
+    idx, N = getattr(dls, 'train_idx', None), len(dls.train.items)
+    if idx is not None and len(idx) < N:  # a data budget (`foodcam.data.sample_epochs(per_class=)`): only its photos' features
+        sel = [i + j * N for j in range(len(parts)) for i in idx]
+        fdls.loaders[0] = DataLoader(list(zip(xt[sel], yt[sel])), bs=bs, shuffle=shuffle, drop_last=dls.train.drop_last, device=dls.device)
     fdls.vocab, fdls.c, fdls.extract_seconds = dls.vocab, dls.c, time.perf_counter() - t0
     return fdls
 
@@ -251,12 +258,14 @@ def features_learner(learn: Learner, # a transfer learner
                      shuffle: bool=True, # shuffle the training features
                      cache: bool=True, # use the disk cache
                     ) -> Learner:
-    "A `Learner` that trains `learn`'s head (the same module) on cached features, adding to `learn.curves`"
+    "A `Learner` that trains `learn`'s head (the same module) on cached features, adding to `learn.curves`, as quiet as `learn`"
     fdls = features_dls(learn, k_aug, bs, shuffle, cache)
     ec = EpochCurves(); ec.rows = learn.curves = learn.epoch_curves.rows  # one list of curves for every stage
     flearn = Learner(fdls, learn.model[1], loss_func=learn.loss_func, metrics=learn.metrics, opt_func=learn.opt_func,
                      wd=learn.wd, moms=learn.moms, wd_bn_bias=learn.wd_bn_bias, cbs=[BF16(learn.bf16), ec, TorchThreads(1)])
-    flearn.stage, flearn.full = 'frozen', learn
+    if not hasattr(learn, 'progress'): flearn.remove_cb(ProgressCallback)  # `learn.no_bar()`, or lines instead of bars
+    flearn.logger = learn.logger  # `learn.no_logging()`
+    flearn.stage = 'frozen'  # a head on cached features is the frozen stage, whatever names its fits
     return flearn
 
 # %% ../nbs/06_transfer.ipynb 34
@@ -265,16 +274,19 @@ FT_LR_DIV = 20  # the lab's fine-tuning top rate is the head's rate divided by t
 
 def fit_frozen(learn: Learner, # a transfer learner (body frozen)
                epochs: int=30, # epochs of head training
-               lr: float=HEAD_LR, # head learning rate (one-cycle maximum)
+               lr: float|str=HEAD_LR, # head learning rate (one-cycle maximum), or 'valley': `find_lr`'s suggestion on the head
                cached: bool=True, # train on cached features; False: fastai's ordinary fit on images
                k_aug: int=0, # augmented feature passes (cached path only)
-               cbs=None, # extra callbacks for this fit
+               cbs=None, # callbacks for this fit (their `prelude` measures the feature extraction)
+               lr_png=None, # with lr='valley': save `find_lr`'s plot here
                **kwargs, # passed to `features_learner`
               ) -> Learner:
-    "Stage 1: train only the head, the body's weights and BN statistics frozen; returns the learner that trained"
-    learn.freeze(); learn.stage = 'frozen'; learn.frozen_lr = lr
-    tl = features_learner(learn, k_aug, **kwargs) if cached else learn
-    tl.fit_one_cycle(epochs, lr, cbs=cbs)
+    "Stage 1: train only the head, the body's weights and BN statistics frozen; returns the learner that trained (its `lr`: the rate)"
+    learn.freeze(); cbs = L(cbs)
+    with preludes(cbs): tl = features_learner(learn, k_aug, **kwargs) if cached else learn
+    src = 'lr_find valley' if lr == 'valley' else 'given'
+    tl.lr = float(find_lr(tl, None, fname=lr_png).valley) if lr == 'valley' else lr
+    tl.fit_one_cycle(epochs, cbs=[StageInfo('frozen', tl.lr, src)] + cbs)  # one-cycle up to `tl.lr`
     return tl
 
 def finetune_lrs(lr: float, # the frozen stage's (head) learning rate
@@ -282,20 +294,21 @@ def finetune_lrs(lr: float, # the frozen stage's (head) learning rate
                  div: float=FT_LR_DIV, # the default top rate is the head's rate divided by this
                 ) -> slice:
     "Discriminative rates for fine-tuning: `slice(top/100, top)`, by default `slice(lr/2000, lr/20)`"
-    top = lr/div if top is None else top
+    top = lr / div if top is None else top
     return slice(top/100, top)
 
 def fit_finetune(learn: Learner, # a transfer learner whose head is trained
                  epochs: int=2, # fine-tuning epochs
-                 lr_max=None, # a float or `slice(lo, hi)`; default `finetune_lrs` of the frozen stage's `lr`
-                 cbs=None, # extra callbacks for this fit
-                 div: float=FT_LR_DIV, # passed to `finetune_lrs` for the default rates
+                 lr_max=None, # a float or `slice(lo, hi)`; `finetune_lrs(lr, top, div)` if None
+                 cbs=None, # callbacks for this fit
+                 lr: float=HEAD_LR, # the head's rate in the frozen stage
+                 div: float=FT_LR_DIV, # the default top rate is `lr/div`
+                 top: float|None=None, # the top rate instead (`finetune_lrs`)
                 ) -> Learner:
-    "Stage 2: train everything, BN statistics still frozen, with discriminative learning rates (kept in `learn.stage_lr`)"
-    lr = getattr(learn, 'frozen_lr', None) or HEAD_LR
-    learn.unfreeze(); learn.stage = 'finetune'
-    learn.stage_lr = lr_max if lr_max is not None else finetune_lrs(lr, div=div)
-    learn.fit_one_cycle(epochs, learn.stage_lr, cbs=cbs)
+    "Stage 2: train everything, BN statistics still frozen, with discriminative learning rates (`learn.lr`)"
+    src = 'given' if lr_max is not None else f'slice(lr/{100*div:g}, lr/{div:g})' if top is None else f'slice({top/100:.3g}, {top:.3g})'
+    learn.lr = lr_max if lr_max is not None else finetune_lrs(lr, top, div)
+    learn.unfreeze(); learn.fit_one_cycle(epochs, cbs=[StageInfo('finetune', learn.lr, src)] + L(cbs))  # one-cycle up to `learn.lr`
     return learn
 
 # %% ../nbs/06_transfer.ipynb 37
@@ -305,7 +318,7 @@ def save_stage(learn: Learner, # a transfer learner
               ) -> Path:
     "Save `learn`'s model after a stage, with what `load_stage` needs to rebuild and continue it"
     return save_model(learn.model, fname, learn.arch, learn.dls.vocab, stage=learn.stage, weights=learn.weights_source,
-                      keras_mode=learn.keras_mode, frozen_lr=getattr(learn, 'frozen_lr', None),
+                      keras_mode=learn.keras_mode,
                       curves=getattr(learn, 'curves', []), **meta)
 
 @delegates(body_learner, but=['body', 'arch'])
@@ -324,7 +337,6 @@ def load_stage(fname, # checkpoint written by `save_stage`
     learn = body_learner(dls, body, meta['arch'], **kwargs)
     load_model(fname, learn.model, meta['arch'], dls.vocab)
     learn.stage, learn.keras_mode = meta['stage'], bool(meta.get('keras_mode'))
-    if meta.get('frozen_lr'): learn.frozen_lr = meta['frozen_lr']
     learn.epoch_curves.rows.extend(meta.get('curves', [])); learn.curves = learn.epoch_curves.rows
     if meta['stage'] == 'finetune': learn.unfreeze()
     return learn
