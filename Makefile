@@ -25,7 +25,7 @@ $(STAMP): settings.ini setup.py requirements-lock.txt
 	@touch $(STAMP)
 
 demo: venv
-	$(VENV)/bin/foodcam demo $(if $(DATA),--data $(DATA)) $(ARGS)
+	$(VENV)/bin/foodcam demo $(DATA) $(ARGS)
 
 test: venv
 	$(PY) tools/run_tests.py $(if $(REAL),--real)

@@ -57,7 +57,7 @@ class GPUMemory(threading.Thread):
 
 def demo(data, run, weights: str='random') -> dict:
     "`foodcam demo` at full budgets in a fresh process: wall time, stage seconds, accuracies, peak GPU memory"
-    cmd = [sys.executable, '-c', 'import sys; from foodcam.cli import main; sys.exit(main())', 'demo', '--data', str(data), '--run', str(run), '--weights', weights]
+    cmd = [sys.executable, '-c', 'import sys; from foodcam.cli import main; sys.exit(main())', 'demo', str(data), '--run', str(run), '--weights', weights]
     with GPUMemory() as m:
         t0 = time.perf_counter(); r = subprocess.run(cmd, capture_output=True, text=True); wall = time.perf_counter() - t0
     if r.returncode: print(r.stdout[-3000:], r.stderr[-3000:])

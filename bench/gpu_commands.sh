@@ -8,14 +8,14 @@ set -u
 D=$1; C=$2; R=$3; W=${W:-random}; PY=${PY:-python3}; mkdir -p "$R"
 fc=($PY -c 'import sys; from foodcam.cli import main; sys.exit(main())')  # the console script's `main`, as ../shared/gpu/run.sh runs it
 step() { echo; echo "=== $1"; shift; local t=$(date +%s.%N); timeout 300 "$@"; local rc=$?; echo "--- rc=$rc $($PY -c "print(round($(date +%s.%N)-$t,1))") s"; }
-step "demo, all tracks, CIFAR-10 data (1 epoch each)" "${fc[@]}" demo --data "$D" --run "$R/demo" --weights "$W" --cifar "$C" --epochs 1 --quick
-step "train --recipe lab,effnet,fastai" "${fc[@]}" train "$D" --recipe lab,effnet,fastai --quick --weights "$W" --run "$R/recipes"
+step "demo, all tracks, CIFAR-10 data (1 epoch each)" "${fc[@]}" demo "$D" --run "$R/demo" --weights "$W" --cifar "$C" --epochs 1 --quick
+step "recipes lab,effnet,fastai" "${fc[@]}" recipes "$D" --recipes lab,effnet,fastai --quick --weights "$W" --run "$R/recipes"
 step "budget (wall clock) with the frontier" "${fc[@]}" budget "$D" --weights "$W" --budget 12 --eval_at 6 --frontier --run "$R/budget"
-step "review --strong" "${fc[@]}" review "$D" --strong --weights "$W" --out "$R/review"
-step "report" "${fc[@]}" report "$R/demo" "$R/recipes"
-step "export --onnx --pkl" "${fc[@]}" export "$R/demo" "$R/export/m.safetensors" --onnx --pkl
+step "review --strong" "${fc[@]}" review "$D" --strong --weights "$W" --run "$R/review"
+step "report" "${fc[@]}" report --run "$R/demo" --run "$R/recipes"
+step "export --onnx --pkl" "${fc[@]}" export "$R/export/m.safetensors" --run "$R/demo" --onnx --pkl
 step "predict --device cpu (exported .pkl)" "${fc[@]}" predict "$R/export/m.pkl" "$D" --out "$R/pred_cpu.csv" --device cpu
-step "explain --device cpu" "${fc[@]}" explain "$R/demo" --n_faith 2 --device cpu
+step "explain --device cpu" "${fc[@]}" explain --run "$R/demo" --n_faith 2 --device cpu
 step "predict --device cuda:0" "${fc[@]}" predict "$R/demo" "$D" --out "$R/pred_gpu.csv" --device cuda:0
 step "a GPU-less process loads the exports (CUDA_VISIBLE_DEVICES=)" env CUDA_VISIBLE_DEVICES= $PY - "$R" "$D" <<'PY'
 import sys, glob, warnings, torch

@@ -9,9 +9,10 @@ from pathlib import Path
 from .compat import call_parse, Param, store_true, versions_line  # fastcore 1.8's command line, on fastcore 1.8 and 2
 
 # %% auto 0
-__all__ = ['COMMANDS', 'DEVICE_HELP', 'command', 'UserError', 'version', 'main', 'check_classes_cmd', 'parse_classes',
-           'scrape_cmd', 'clean_cmd', 'review_cmd', 'train_cmd', 'parse_csv', 'per_class', 'budget_cmd', 'explain_cmd',
-           'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
+__all__ = ['COMMANDS', 'DEVICE_HELP', 'DATASET_HELP', 'RUN_HELP', 'RUN_OF_HELP', 'WEIGHTS_HELP', 'TRACK_HELP', 'QUICK_HELP',
+           'DEPRECATED', 'command', 'UserError', 'version', 'deprecated', 'modern_args', 'main', 'check_classes_cmd',
+           'parse_classes', 'scrape_cmd', 'clean_cmd', 'review_cmd', 'train_cmd', 'recipes_cmd', 'parse_csv',
+           'data_budget', 'budget_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
 
 # %% ../nbs/12_cli.ipynb 5
 COMMANDS = {}
@@ -24,11 +25,28 @@ class UserError(Exception):
     "An error the user can fix; the CLI prints its message and exits 1"
 
 DEVICE_HELP = 'where to run: auto (CUDA if torch sees a GPU, else the CPU), cpu, cuda or cuda:N; default $FOODCAM_DEVICE, else auto'
+DATASET_HELP = 'dataset folder: one sub-folder of photos per class (<label>/<image>)'
+RUN_HELP = 'run folder (default runs/<dataset name>)'
+RUN_OF_HELP = 'run folder, as foodcam train or demo wrote it'
+WEIGHTS_HELP = 'backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none'
+TRACK_HELP = 'which model of the run (default: the best finished one)'
+QUICK_HELP = 'the small budgets, for a laptop CPU (foodcam.core.Profile)'
 
-def _on(device):
-    "Run this command on `device` (`foodcam.core.set_device`): a wrong choice stops it here, with a sentence"
+def _on(device, weights=None):
+    "Run this command on `device` (`foodcam.core.set_device`), with `weights` checked: a wrong choice stops it here, with a sentence"
     from foodcam.core import set_device  # torch loads only for the commands that need it
     set_device(device)
+    if weights is not None:
+        from foodcam.weights import check_weights
+        check_weights(weights)
+
+def _run_of(cmd, run, legacy):
+    "The run folder of a command that reads one: `--run`, or (deprecated) the positional argument it had before"
+    if legacy is not None:
+        deprecated(cmd, f'foodcam {cmd} RUN', f'foodcam {cmd} --run RUN')
+        run = run or legacy
+    if run is None: raise UserError('pass --run RUN_FOLDER, the folder foodcam train or demo wrote (e.g. --run runs/food3)')
+    return run
 
 # %% ../nbs/12_cli.ipynb 6
 @command('version')
@@ -45,6 +63,30 @@ def _usage():
 
 # %% ../nbs/12_cli.ipynb 8
 _ALIASES = {'scrape': {'--class': '--cls'}}  # `class` is a Python keyword, so the parameter is `cls`
+DEPRECATED = {  # command -> {spelling before issue 29: today's; '' when its value is now the first positional argument}
+    'demo': {'--data': ''}, 'review': {'--out': '--run'}, 'scrape': {'--n': '--per_class'}, 'budget': {'--n': '--per_class'},
+    'distributed': {'--tracks': '--track'}}  # `python -m foodcam.distributed`
+
+def deprecated(cmd: str, # the command
+               old: str, # the old spelling
+               new: str, # what to write instead
+              ):
+    "Say on one line that `old` still works for this release, and what replaces it"
+    print(f'foodcam {cmd}: {old} is deprecated and goes in the next release: write {new}', file=sys.stderr)
+
+def modern_args(cmd: str, # the command
+                args: list, # its arguments as typed
+               ) -> list:
+    "`args` with the old spellings of `DEPRECATED` rewritten (each announced by `deprecated`) and the aliases of `_ALIASES`"
+    out, front, it = [], [], iter(args)
+    for a in it:
+        opt, eq, val = a.partition('=')
+        new = DEPRECATED.get(cmd, {}).get(opt)
+        if new is None: out.append(_ALIASES.get(cmd, {}).get(a, a)); continue
+        deprecated(cmd, opt, new or f'foodcam {cmd} DATASET')
+        if new: out.append(new + eq + val)
+        else: front.append(val if eq else next(it, ''))
+    return front + out
 
 def main(argv=None):
     "Entry point of the `foodcam` console script"
@@ -53,7 +95,7 @@ def main(argv=None):
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
         print(f"foodcam: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr); return 2
-    rest = [_ALIASES.get(cmd, {}).get(a, a) for a in rest]
+    rest = modern_args(cmd, rest)
     old = sys.argv
     sys.argv = [f'foodcam {cmd}'] + rest
     try: res = COMMANDS[cmd]()
@@ -91,14 +133,14 @@ def parse_classes(specs: list) -> dict:
 @call_parse
 def scrape_cmd(name: Param('dataset name (a folder under $FOODCAM_DATA) or a path', str),
                cls: Param('LABEL=QUERY[,QUERY...]; repeat for each class (also --class)', str, action='append')=None,
-               n: Param('target images per class', int)=300,
+               per_class: Param('target photos per class (was --n)', int)=300,
                base: Param('DuckDuckGo base URL (for a mirror or a test server)', str)=None):
     "Download images per class from DuckDuckGo into a dataset folder, resumably"
     from foodcam.scrape import scrape, scrape_summary, check_classes
     qs = parse_classes(cls)
     if hits := check_classes(list(qs), quiet=True):
         for h in hits: print(f'warning: {h[0]!r} is already a {h[1]} class ({h[2]!r}); transfer from ImageNet will find it too easy', file=sys.stderr)
-    rows = scrape(name, qs, n=n, base=base)
+    rows = scrape(name, qs, n=per_class, base=base)
     print(scrape_summary(rows))
 
 # %% ../nbs/12_cli.ipynb 14
@@ -117,64 +159,84 @@ def clean_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
 # %% ../nbs/12_cli.ipynb 15
 @command('review')
 @call_parse
-def review_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
+def review_cmd(dataset: Param(DATASET_HELP, str),
                apply: Param('apply the likely fixes among the first --top suspects (undo: foodcam clean --undo)', store_true)=False,
-               possible: Param('with --apply: also the possible label suspects (measured to be wrong less often: check them by eye)', store_true)=False,
+               possible: Param('with --apply: also the possible label suspects (wrong less often: check them by eye)', store_true)=False,
                top: Param('suspects to show (and to apply with --apply)', int)=30,
-               weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
+               weights: Param(WEIGHTS_HELP, str)=None,
                arch: Param('timm backbone', str)='legacy_xception',
-               strong: Param('stronger features: Xception + EfficientNet-Lite0, each on the photo and its mirror image (finds more; ~1.7x the extraction, once)', store_true)=False,
-               out: Param('folder for suspects.csv and suspects.png (default runs/<dataset name>)', str)=None,
+               strong: Param('stronger features: Xception + EfficientNet-Lite0, each on the photo and its mirror image '
+                             '(finds more; ~1.7x the extraction, once)', store_true)=False,
+               run: Param(RUN_HELP + ': suspects.csv and suspects.png go there (was --out)', str)=None,
                device: Param(DEVICE_HELP, str)=None):
     "Rank likely mislabelled, off-topic and near-duplicate photos of the whole dataset; --apply fixes them (undoably)"
-    _on(device)
+    _on(device, weights)
     from foodcam.suspects import find_suspects, apply_suspects, strong_features, CONFIDENCES
-    from foodcam.run import default_run
+    from foodcam.run import Run
     p = Path(dataset)
     if not p.is_dir(): raise UserError(f'no dataset folder {p}: pass a folder with one sub-folder of images per class')
-    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
     s = find_suspects(p, strong_features(weights) if strong else None, arch=arch, weights=weights)
-    print(s.summary(top)); print(f'table: {s.save(out or default_run(p))[0]}')
+    print(s.summary(top)); print(f'table: {s.save(Run(run, p))[0]}')
     if apply: apply_suspects(p, s, top=top, confidence=CONFIDENCES if possible else ('likely',))
 
 # %% ../nbs/12_cli.ipynb 17
 @command('train')
 @call_parse
-def train_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
-              track: Param('scratch32, cifar32, frozen or finetune', str)='frozen',
-              run: Param('run folder (default runs/<dataset name>)', str)=None,
+def train_cmd(dataset: Param(DATASET_HELP, str),
+              track: Param('scratch32, cifar32, frozen or finetune; several, comma-separated, train in that order', str)='frozen',
+              run: Param(RUN_HELP, str)=None,
               arch: Param('timm backbone of the 256px tracks', str)='legacy_xception',
-              epochs: Param('epochs (default: the track\'s budget)', int)=None,
-              weights: Param('backbone weights file (.keras/.h5 Keras Xception, .pth/.safetensors); "random" for none', str)=None,
+              epochs: Param("epochs (default: the track's budget)", int)=None,
+              weights: Param(WEIGHTS_HELP, str)=None,
               cifar: Param('CIFAR model .pth, or CIFAR-10 data (folder or .tgz) for cifar32', str)=None,
-              quick: Param('laptop-CPU budgets', store_true)=False,
+              quick: Param(QUICK_HELP, store_true)=False,
               seed: Param('seed of the split and the training', int)=42,
               force: Param('train again even if the track is finished', store_true)=False,
-              recipe: Param('run named recipes instead of a track: lab, effnet, fastai (comma-separated)', str)=None,
-              seeds: Param('with --recipe: seeds per recipe (mean +- std in the table)', int)=1,
+              size: Param("image side (default: the track's, 32 or 256)", int)=None,
+              recipe: Param('deprecated: foodcam recipes DATASET --recipes ...', str)=None,
+              seeds: Param('deprecated, with --recipe: see foodcam recipes', int)=1,
               device: Param(DEVICE_HELP, str)=None):
-    "Train one track (or named recipes) into a run folder: model, curves (PNG) and metrics (JSON); resumes finished stages"
-    _on(device)
-    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+    "Train tracks into a run folder: model, curves (PNG) and metrics (JSON); finished ones are not trained again"
+    _on(device, weights)
+    if recipe:
+        deprecated('train', '--recipe', 'foodcam recipes DATASET --recipes ...')
+        return _recipes(dataset, recipe, run, seeds, quick, seed, weights)
     from foodcam.core import profile
-    if recipe: return _recipes(dataset, recipe, run, seeds, profile(quick), seed, weights)
     from foodcam.tracks import train_track, TRACKS
-    if track not in TRACKS: raise UserError(f'unknown track {track!r}: choose one of {", ".join(TRACKS)}')
-    m = train_track(dataset, track, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, profile=profile(quick), seed=seed, force=force)
-    print(f"{track}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
+    tracks = [t.strip() for t in track.split(',') if t.strip()]
+    if bad := [t for t in tracks if t not in TRACKS]: raise UserError(f'unknown track {bad[0]!r}: choose one of {", ".join(TRACKS)}')
+    for t in tracks:
+        m = train_track(dataset, t, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, profile=profile(quick), seed=seed,
+                        force=force, size=size)
+        print(f"{t}: valid acc {m['valid_acc']:.4f}, valid loss {m['valid_loss']:.4f}, {m['epochs']} epochs, {m['seconds']:.0f}s")
 
 # %% ../nbs/12_cli.ipynb 18
-def _recipes(dataset, recipe, run, seeds, profile, seed, weights=None):
-    "`foodcam train --recipe`: the experiment table of `foodcam.experiments` into the run folder"
+def _recipes(dataset, recipes, run, seeds, quick, seed, weights=None):
+    "The experiment table of `foodcam.experiments` into the run folder"
+    from foodcam.core import profile
     from foodcam.experiments import run_experiments, RECIPES
     from foodcam.transfer import body_weights
     from foodcam.run import Run
-    names = [r.strip() for r in recipe.split(',') if r.strip()]
+    names = parse_csv(recipes, opt='--recipes')
     if bad := [r for r in names if r not in RECIPES]: raise UserError(f'unknown recipe(s) {", ".join(bad)}: choose from {", ".join(RECIPES)}')
     out = Run(run, dataset).prepare(dataset, seed)
     kw = {r: body_weights(weights, r != 'effnet') for r in names}  # a file is an Xception's; 'random': no pretraining for any body
-    df = run_experiments(dataset, recipes=names, seeds=seeds, profile=profile, out=out.path, seed=seed, recipe_kw=kw)
+    df = run_experiments(dataset, recipes=names, seeds=seeds, profile=profile(quick), out=out.path, seed=seed, recipe_kw=kw)
     print(df.to_string()); print(f'table: {out.file("experiments")}')
+
+@command('recipes')
+@call_parse
+def recipes_cmd(dataset: Param(DATASET_HELP, str),
+                recipes: Param('recipes to compare, comma-separated: lab, effnet, fastai', str)='lab,effnet,fastai',
+                seeds: Param('runs per recipe (mean +- std in the table)', int)=1,
+                run: Param(RUN_HELP, str)=None,
+                weights: Param(WEIGHTS_HELP + ' (of the Xception recipes)', str)=None,
+                quick: Param(QUICK_HELP, store_true)=False,
+                seed: Param('first training seed (the split keeps seed 42)', int)=42,
+                device: Param(DEVICE_HELP, str)=None):
+    "Named training recipes side by side after their epochs: experiments.csv/.md and curves in the run folder"
+    _on(device, weights)
+    _recipes(dataset, recipes, run, seeds, quick, seed, weights)
 
 # %% ../nbs/12_cli.ipynb 19
 def parse_csv(s: str, # comma-separated values, e.g. 'all,50'
@@ -185,8 +247,8 @@ def parse_csv(s: str, # comma-separated values, e.g. 'all,50'
     try: return [conv(v.strip()) for v in s.split(',') if v.strip()]
     except ValueError as e: raise UserError(f'{opt} {s!r}: {e}') from None
 
-def per_class(v: str) -> int|None:
-    "A data budget of `foodcam budget --n`: 'all' or a number of photos per class"
+def data_budget(v: str) -> int|None:
+    "A data budget of `foodcam budget --per_class`: 'all' or a number of photos per class"
     if v == 'all': return None
     if not v.isdigit() or int(v) < 1: raise ValueError(f"{v!r} is neither 'all' nor a number of photos per class")
     return int(v)
@@ -194,54 +256,61 @@ def per_class(v: str) -> int|None:
 # %% ../nbs/12_cli.ipynb 21
 @command('budget')
 @call_parse
-def budget_cmd(dataset: Param('dataset folder (<label>/<image>)', str),
-               run: Param('run folder (default runs/<dataset name>)', str)=None,
+def budget_cmd(dataset: Param(DATASET_HELP, str),
+               run: Param(RUN_HELP, str)=None,
                recipes: Param('recipes to compare, comma-separated: lab, effnet, fastai', str)='lab,effnet,fastai',
-               n: Param('data budgets, comma-separated: photos per class or all (e.g. all,50)', str)='all',
+               per_class: Param('data budgets: photos per class, comma-separated, or all (e.g. all,50; was --n)', str)='all',
                budget: Param('CPU seconds per run', float)=300,
                seeds: Param('runs per recipe and data budget (mean +- std in budget.csv)', int)=1,
                eval_at: Param('CPU seconds with a validation point on the way, comma-separated', str)='60,120',
-               frontier: Param('also frontier.csv: a head on cached Xception + EfficientNet-Lite0 features, with augmented passes and mirror TTA', store_true)=False,
+               frontier: Param('also frontier.csv: a head on cached Xception + EfficientNet-Lite0 features, '
+                               'with augmented passes and mirror TTA', store_true)=False,
                cifar: Param('CIFAR model .pth: also transferability.csv/png, its body cut at each depth at 32px', str)=None,
-               weights: Param('Xception weights file (.keras/.h5, .pth/.safetensors) of lab, fastai and the frontier; "random" for none', str)=None,
+               weights: Param(WEIGHTS_HELP + ' (of lab, fastai and the frontier)', str)=None,
                threads: Param('torch threads (the CPU clock counts every one)', int)=1,
                device: Param(DEVICE_HELP, str)=None):
-    "Compare recipes at equal CPU budgets (not equal epochs) into a run folder: budget.csv and budget.png (--frontier, --cifar: more tables)"
-    _on(device)
+    "Compare recipes at equal CPU budgets (not equal epochs) into a run folder: budget.csv, budget.png (--frontier, --cifar: more)"
+    _on(device, weights)
     from foodcam.budget import budget_run
-    if weights and weights != 'random' and not Path(weights).exists(): raise UserError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
-    files = budget_run(dataset, run, recipes=parse_csv(recipes, opt='--recipes'), n_per_class=parse_csv(n, per_class, '--n'), seconds=budget,
-                       eval_at=parse_csv(eval_at, float, '--eval_at'), seeds=seeds, frontier=frontier, cifar=cifar, weights=weights, threads=threads)
+    files = budget_run(dataset, run, recipes=parse_csv(recipes, opt='--recipes'), n_per_class=parse_csv(per_class, data_budget, '--per_class'),
+                       seconds=budget, eval_at=parse_csv(eval_at, float, '--eval_at'), seeds=seeds, frontier=frontier, cifar=cifar,
+                       weights=weights, threads=threads)
     for f in files: print(f)
 
 # %% ../nbs/12_cli.ipynb 22
 @command('explain')
 @call_parse
-def explain_cmd(run: Param('run folder written by foodcam train', str),
-                track: Param('which model (default: the best finished one)', str)=None,
+def explain_cmd(legacy_run: Param('deprecated: use --run', str, opt=False, nargs='?')=None,
+                run: Param(RUN_OF_HELP, str)=None,
+                track: Param(TRACK_HELP, str)=None,
                 n_faith: Param('validation images for the faithfulness table (default 16)', int)=None,
                 device: Param(DEVICE_HELP, str)=None):
     "CAM galleries (correct and wrong), top losses, confusion matrix, activation grid, faithfulness table"
     _on(device)
+    run = _run_of('explain', run, legacy_run)
     from foodcam.interpret import explain_run
     for f in explain_run(run, track, n_faith=n_faith): print(f)
 
 # %% ../nbs/12_cli.ipynb 23
 @command('report')
 @call_parse
-def report_cmd(runs: Param('run folders', str, nargs='+'),
+def report_cmd(legacy_runs: Param('deprecated: use --run', str, opt=False, nargs='*')=None,
+               run: Param(RUN_OF_HELP + '; repeat it to put several runs in one report', str, action='append')=None,
                out: Param('output HTML (default <first run>/report.html)', str)=None):
     "One self-contained HTML report over run folders"
     from foodcam.report import build_report
+    runs = (run or []) + ([_run_of('report', None, r) for r in legacy_runs] if legacy_runs else [])
+    if not runs: _run_of('report', None, None)
     print(build_report(runs, out))
 
 # %% ../nbs/12_cli.ipynb 24
 @command('demo')
 @call_parse
-def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default classes (needs internet)', str)=None,
-             run: Param('run folder (default runs/<dataset name>)', str)=None,
-             quick: Param('laptop-CPU budgets', store_true)=False,
-             weights: Param('backbone weights file (Keras Xception .keras/.h5, or .pth/.safetensors)', str)=None,
+def demo_cmd(dataset: Param(DATASET_HELP + '; without it foodcam scrapes the default classes (needs internet)', str,
+                            opt=False, nargs='?')=None,
+             run: Param(RUN_HELP, str)=None,
+             quick: Param(QUICK_HELP, store_true)=False,
+             weights: Param(WEIGHTS_HELP, str)=None,
              cifar: Param('CIFAR model .pth or CIFAR-10 data for the cifar32 track', str)=None,
              arch: Param('timm backbone of the 256px tracks', str)='legacy_xception',
              epochs: Param('epochs of every track, for a smoke test (default: the budgets)', int)=None,
@@ -252,7 +321,7 @@ def demo_cmd(data: Param('dataset folder; without it foodcam scrapes the default
     _on(device)
     from foodcam.pipeline import demo
     if ood and not Path(ood).is_dir(): raise UserError(f'no folder {ood}: --ood takes a folder of photos of none of the classes')
-    demo(data, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size, ood=ood)
+    demo(dataset, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size, ood=ood)
 
 # %% ../nbs/12_cli.ipynb 26
 @command('predict')
@@ -263,7 +332,7 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
                 cam: Param('folder for one CAM overlay PNG per image', str)=None,
                 topk: Param('classes in the top-k column', int)=3,
                 bs: Param('images per batch (default 32 on a CPU, 256 on a GPU)', int)=None,
-                track: Param('run folders: which model (default: the best finished one)', str)=None,
+                track: Param(TRACK_HELP + ', for a run folder', str)=None,
                 device: Param(DEVICE_HELP, str)=None):
     "Label photos with a trained model: a CSV/JSON row per photo (label, probability, top-k, unknown, error)"
     _on(device)
@@ -287,14 +356,17 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
 # %% ../nbs/12_cli.ipynb 27
 @command('export')
 @call_parse
-def export_cmd(run: Param('run folder written by foodcam train', str),
-               out: Param('destination .safetensors (its JSON metadata is written beside it)', str),
+def export_cmd(out: Param('destination .safetensors (its JSON metadata is written beside it)', str),
+               legacy_out: Param('deprecated: the form foodcam export RUN OUT; use foodcam export OUT --run RUN', str, opt=False, nargs='?')=None,
+               run: Param(RUN_OF_HELP, str)=None,
                onnx: Param('also write the model as ONNX (logits, CAMs and features)', store_true)=False,
                pkl: Param("also write a fastai learn.export() file (.pkl, for load_learner; needs the run's dataset)", store_true)=False,
-               track: Param('which model (default: the best finished one)', str)=None,
+               track: Param(TRACK_HELP, str)=None,
                device: Param(DEVICE_HELP, str)=None):
     "Export a run's model as one portable file: safetensors weights + JSON metadata (and ONNX, a fastai .pkl), made on the CPU"
     _on(device)
+    if legacy_out is not None: run, out = _run_of('export', run, out), legacy_out  # `export RUN OUT`
+    run = _run_of('export', run, None)
     from foodcam.predict import export_classifier
     from foodcam.run import Run
     Run(run).check()  # a folder that is not a run: the message says what to do
@@ -306,7 +378,7 @@ def export_cmd(run: Param('run folder written by foodcam train', str),
 def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),
             port: Param('port of the local web page', int)=7860,
             host: Param('address to listen on (0.0.0.0 to share on the network)', str)='127.0.0.1',
-            track: Param('run folders: which model (default: the best finished one)', str)=None,
+            track: Param(TRACK_HELP + ', for a run folder', str)=None,
             device: Param(DEVICE_HELP, str)=None):
     "Serve a local web page: drop a photo, see its label, probabilities, unknown flag and CAM"
     _on(device)

@@ -94,13 +94,17 @@ class _HelpFormatter(argparse.HelpFormatter):
 # %% ../nbs/90_compat.ipynb 19
 def anno_parser(func, # a function with `Param` annotations, or docments and types
                 prog: str|None=None, # the program name in the usage line
+                names: dict|None=None, # parameter -> the option that spells it, e.g. {'run': '--run_dir'}; `--<name>` if not here
+                skip=(), # parameters left out of the parser
                ) -> argparse.ArgumentParser:
     "An `ArgumentParser` for `func`: a parameter without a default is positional, one with a default is a `--flag`"
     p = argparse.ArgumentParser(description=func.__doc__, prog=prog, formatter_class=_HelpFormatter)
     for k, v in docments(func, full=True, returns=False, eval_str=True).items():
+        if k in skip: continue
         param = copy.copy(v.anno) if isinstance(v.anno, Param) else Param(v.docment, v.anno)
         param.set_default(v.default)
-        p.add_argument(f"{'--' if param.opt else ''}{k}", **param.kwargs)
+        if param.opt: p.add_argument((names or {}).get(k, f'--{k}'), dest=k, **param.kwargs)
+        else: p.add_argument(k, **param.kwargs)
     return p
 
 def call_parse(func):

@@ -11,6 +11,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from fastcore.basics import patch, store_attr
 from .compat import anno_parser
+from .cli import train_cmd, modern_args
 from fastai.learner import Learner, defaults
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
@@ -23,7 +24,7 @@ from .transfer import extract_features
 from .tracks import train_track
 
 # %% auto 0
-__all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'init_distributed', 'distributed', 'train_distributed', 'main',
+__all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'init_distributed', 'distributed', 'train_distributed', 'parser', 'main',
            'stream_features']
 
 # %% ../nbs/17_distributed.ipynb 5
@@ -83,32 +84,31 @@ def distributed(sync_bn: bool=False, # SyncBatchNorm in the DDP model (CUDA only
     finally: defaults.callbacks = old
 
 # %% ../nbs/17_distributed.ipynb 19
-def train_distributed(data: str, # dataset folder: one sub-folder of images per class
-                      tracks: str='scratch32', # comma-separated tracks: scratch32, cifar32, frozen, finetune
-                      run_dir: str=None, # run folder; `runs/<dataset name>` if None
-                      epochs: int=None, # epochs per track; the track's budget if None
-                      quick: bool=False, # laptop-sized budgets
-                      seed: int=42, # split and training seed
-                      arch: str='legacy_xception', # timm backbone of the 256px tracks
-                      weights: str=None, # backbone weights for the 256px tracks; 'random' for none
-                      cifar: str=None, # CIFAR model (.pth) or CIFAR-10 data for cifar32
-                      force: bool=False, # train again even if finished
-                      size: int=None, # image side; 32 or 256 by track if None
+def train_distributed(dataset, # dataset folder: one sub-folder of images per class
+                      track: str='scratch32', # tracks, comma-separated: scratch32, cifar32, frozen, finetune
+                      run=None, # run folder; `runs/<dataset name>` if None
+                      quick: bool=False, # the small budgets (`foodcam.core.profile`): this is an edge, like the CLI
                       sync_bn: bool=False, # SyncBatchNorm (CUDA only)
-                      device: str=None, # auto (each process the GPU of its local rank, else the CPU: gloo) or cpu; $FOODCAM_DEVICE if None
+                      device: str=None, # auto (each process the GPU of its local rank, else the CPU: gloo) or cpu
+                      **kwargs, # `foodcam.tracks.train_track`'s: epochs, arch, weights, cifar, seed, force, size
                      ) -> dict:
-    "Train `tracks` data-parallel over the launched processes (`torchrun --nproc_per_node N -m foodcam.distributed DATA`); rank 0 writes the run folder"
+    "Train tracks data-parallel over the launched processes (`torchrun ... -m foodcam.distributed DATASET`); rank 0 writes the run"
     res = {}; set_device(device)
     with distributed(sync_bn):
-        for t in str(tracks).split(','):
-            res[t] = train_track(data, t.strip(), run_dir, epochs=epochs, profile=profile(quick), seed=seed, arch=arch, weights=weights,
-                                 cifar=cifar, force=force, size=size)
+        for t in str(track).split(','): res[t.strip()] = train_track(dataset, t.strip(), run, profile=profile(quick), **kwargs)
     return res
 
-def main():
-    "`python -m foodcam.distributed DATA [--tracks ...]`, under `torchrun` or `accelerate launch`"
-    args = anno_parser(train_distributed).parse_args().__dict__
-    for k in ('pdb', 'xtra'): args.pop(k, None)
+def parser():
+    "`foodcam train`'s options, from its own signature, with `--sync_bn`; the run folder is `--run_dir` (torchrun takes `--run`)"
+    p = anno_parser(train_cmd, prog='python -m foodcam.distributed', names={'run': '--run_dir'}, skip=('recipe', 'seeds'))
+    p.add_argument('--sync_bn', action='store_true', help='SyncBatchNorm (CUDA only; foodcam freezes BN statistics of the 256px tracks)')
+    t = p._option_string_actions['--track']  # the distributed command's default since it began
+    t.default, t.help = 'scratch32', t.help.replace('(default: frozen)', '(default: scratch32)')
+    return p
+
+def main(argv=None):
+    "`python -m foodcam.distributed DATASET [--track ...]`, under `torchrun` or `accelerate launch`"
+    args = vars(parser().parse_args(modern_args('distributed', sys.argv[1:] if argv is None else argv)))
     try: train_distributed(**args)
     except (ValueError, FileNotFoundError) as e: sys.exit(f'foodcam.distributed: {e}')  # a sentence, not a traceback per rank
 

@@ -8,6 +8,7 @@ import os, time
 from pathlib import Path
 from .core import data_dir, online, profile as edge_profile
 from .data import check_dataset
+from .weights import check_weights
 from .scrape import scrape, clean
 from .run import Run, default_run
 from .cifar import cifar_model_path
@@ -35,8 +36,7 @@ def check_inputs(data=None, # dataset folder: it must have two classes of usable
                  out=(), # folders the job writes (run folder, `--out`): created if missing, and must be writable
                 ) -> dict:
     "Resolve and check every path a job needs before its long work, with the message the job would give at the end"
-    if weights is not None and str(weights) != 'random' and not Path(weights).is_file():
-        raise FileNotFoundError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+    check_weights(weights)
     if cifar is not None:
         c = Path(cifar)
         if c.suffix == '.pth' and not c.is_file(): raise FileNotFoundError(f'no CIFAR model {cifar}')
@@ -66,8 +66,8 @@ def _demo_data(data, p) -> Path:
     if data is not None:
         print('checking the dataset (a dry run: your files are not moved; `foodcam clean DATA` quarantines them)')
         clean(data, dry_run=True); return Path(data)
-    if not online(): raise FileNotFoundError('offline, so foodcam cannot scrape a dataset: pass --data DIR, a folder with one sub-folder '
-                                             'of images per class (e.g. --data ../shared/data/food3)')
+    if not online(): raise FileNotFoundError('offline, so foodcam cannot scrape a dataset: give one, a folder with one sub-folder '
+                                             'of images per class (foodcam demo DATASET, e.g. foodcam demo ../shared/data/food3)')
     data = data_dir('foodcam-demo'); scrape(data, DEMO_CLASSES, n=p.photos_per_class); clean(data)
     return data
 

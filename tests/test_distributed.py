@@ -48,8 +48,8 @@ class Probe(Callback):
     def after_fit(self): self.fit['end'] = wid(self.model); self.fit['wrapped'] = type(self.model).__name__
 
 defaults.callbacks.append(Probe)
-train_distributed(data, 'scratch32', run_dir=run, epochs=4, size=64)  # 4 epochs: WhitenBias switches a parameter off at epoch 3
-train_distributed(data, 'frozen,finetune', run_dir=run, epochs=1, size=64, arch='resnet18', weights='random', quick=True)
+train_distributed(data, 'scratch32', run=run, epochs=4, size=64)  # 4 epochs: WhitenBias switches a parameter off at epoch 3
+train_distributed(data, 'frozen,finetune', run=run, epochs=1, size=64, arch='resnet18', weights='random', quick=True)
 Path(out, f'rank{rank}.json').write_text(json.dumps(rec))
 '''
 

@@ -54,7 +54,7 @@ def test_predict_folder_with_broken_file(trained, tmp_path):
     assert r.returncode == 1 and 'Traceback' not in r.stderr and 'nothing_here' in (tmp_path/'none.csv').read_text()
 
 def test_export_safetensors_and_onnx_round_trip(trained, tmp_path):
-    r = cli_run('export', trained['run'], tmp_path/'m.safetensors', '--onnx')
+    r = cli_run('export', tmp_path/'m.safetensors', '--run', trained['run'], '--onnx')
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path/'m.json').read_text())
     for k in ('arch', 'classes', 'mean', 'std', 'size', 'keras_mode', 'unknown', 'foodcam_version'): assert k in meta, k

@@ -53,7 +53,7 @@ def test_onnx_matches_pytorch_on_real_photos(frozen_run, tmp_path):
     pytest.importorskip('onnxruntime', reason='onnxruntime is not installed: the ONNX check needs it (pip install onnxruntime)')
     from foodcam.data import food_items
     from foodcam.predict import load_classifier, onnx_session, image_tensor
-    foodcam('export', frozen_run, tmp_path/'food3.safetensors', '--onnx')
+    foodcam('export', tmp_path/'food3.safetensors', '--run', frozen_run, '--onnx')
     fs = food_items(DATA['food3'])[::47][:32]
     clf = load_classifier(tmp_path/'food3.safetensors', bf16=False, device='cpu')
     xb = torch.stack([image_tensor(f, clf.size) for f in fs])

@@ -26,7 +26,7 @@ def test_demo_on_dirty_and_hostile_folder(tmp_path, cache):
     before = digests(data)
     ood = make_image_folder(tmp_path/'ood', classes=('a', 'b', 'c', 'cross'), n=3, size=72)/'cross'  # a shape of none of the classes
     t0 = time.time()
-    r = run('demo', '--data', data, '--run', tmp_path/'run', '--quick', '--arch', 'resnet18', '--weights', 'random',
+    r = run('demo', data, '--run', tmp_path/'run', '--quick', '--arch', 'resnet18', '--weights', 'random',
             '--epochs', '2', '--size', '64', '--ood', ood, cwd=tmp_path, env=cache)
     print(f'demo: {time.time() - t0:.0f}s\n', r.stdout[-3000:], r.stderr[-3000:])
     assert r.returncode == 0, r.stderr
@@ -93,7 +93,7 @@ def test_explain_and_report_on_a_folder_that_is_not_a_run(tmp_path, cache):
     (tmp_path/'notarun').mkdir(); (tmp_path/'notarun'/'photo.jpg').write_bytes(b'x')
     for cmd in ('explain', 'report'):
         for folder in (tmp_path/'notarun', tmp_path/'missing'):
-            r = cli_run(cmd, folder, env=cache)
+            r = cli_run(cmd, '--run', folder, env=cache)
             assert r.returncode == 1 and 'Traceback' not in r.stderr and 'Errno' not in r.stderr, (cmd, r.stderr)
             assert 'foodcam train' in r.stderr, (cmd, r.stderr)
     assert sorted(p.name for p in (tmp_path/'notarun').iterdir()) == ['photo.jpg']

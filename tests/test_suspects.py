@@ -8,14 +8,14 @@ def snap(p): return {f.relative_to(p).as_posix(): hashlib.sha1(f.read_bytes()).h
 
 def test_review_lists_applies_and_undoes(tmp_path):
     path = make_suspect_dataset(tmp_path/'shapes', n=8)['path']; before = snap(path)
-    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '5', '--out', tmp_path/'run')
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '5', '--run', tmp_path/'run')
     assert r.returncode == 0, r.stderr
     assert 'suspects in 26 photos' in r.stdout and 'table:' in r.stdout, r.stdout
     rows = list(csv.DictReader((tmp_path/'run'/'suspects.csv').open()))
     assert rows and set(rows[0]) >= {'file', 'kind', 'action', 'score', 'label', 'proposed', 'other', 'confidence', 'precision'}
     assert {r['confidence'] for r in rows} <= {'likely', 'possible'} and all(0 <= float(r['precision']) <= 1 for r in rows)
     assert snap(path) == before  # listing moves nothing
-    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--out', tmp_path/'run')
+    r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--run', tmp_path/'run')
     assert r.returncode == 0 and 'applied' in r.stdout, (r.stdout, r.stderr)
     assert snap(path) != before
     r = run('clean', path, '--undo')
