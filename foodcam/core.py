@@ -61,7 +61,8 @@ def _no_cuda_reason() -> str:
 
 def parse_device(spec=None, # 'auto', 'cpu', 'cuda', 'cuda:N' or a torch device; `$FOODCAM_DEVICE` (else 'auto') if None
                 ) -> torch.device:
-    "The torch device `spec` names, checked against this machine: a `ValueError` that says what to do instead of a CUDA traceback"
+    """The torch device `spec` names, checked against this machine: a `ValueError` that says what to do instead of a
+    CUDA traceback"""
     src = 'FOODCAM_DEVICE' if spec is None and os.environ.get('FOODCAM_DEVICE') else '--device'
     s = str(os.environ.get('FOODCAM_DEVICE') or 'auto' if spec is None else spec).strip().lower()
     if s == 'auto':  # under torchrun each process takes the GPU of its local rank
@@ -70,7 +71,8 @@ def parse_device(spec=None, # 'auto', 'cpu', 'cuda', 'cuda:N' or a torch device;
     except RuntimeError: dev = None
     if dev is None or dev.type not in ('cpu', 'cuda'): raise ValueError(f'{src} {s!r}: use {DEVICES}')
     if dev.type == 'cpu': return torch.device('cpu')
-    if not torch.cuda.is_available(): raise ValueError(f'{src} {s}: {_no_cuda_reason()}; use --device cpu (or auto, which picks the CPU here)')
+    if not torch.cuda.is_available():
+        raise ValueError(f'{src} {s}: {_no_cuda_reason()}; use --device cpu (or auto, which picks the CPU here)')
     n = torch.cuda.device_count(); i = torch.cuda.current_device() if dev.index is None else dev.index
     if i >= n: raise ValueError(f'{src} {s}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n-1}')
     return torch.device('cuda', i)
@@ -80,12 +82,14 @@ def set_device(spec=None, # anything `parse_device` takes
     "Choose foodcam's device for this process: `default_device()` returns it and fastai's `DataLoaders` follow it"
     global _device
     _device = parse_device(spec)
-    defaults.use_cuda = _device.type == 'cuda'  # fastai's own default: the CPU when the user chose it (not MPS, not CUDA)
+    # fastai's own default: the CPU when the user chose it (not MPS, not CUDA)
+    defaults.use_cuda = _device.type == 'cuda'
     if _device.type == 'cuda': torch.cuda.set_device(_device)
     return _device
 
 def default_device() -> torch.device:
-    "The device `set_device` chose; else `$FOODCAM_DEVICE`; else CUDA where present, else the CPU (MPS is left out: bf16 autocast and some ops are not reliable there)"
+    """The device `set_device` chose; else `$FOODCAM_DEVICE`; else CUDA where present, else the CPU (MPS is left out:
+    bf16 autocast and some ops are not reliable there)"""
     return _device if _device is not None else parse_device()
 
 # %% ../nbs/00_core.ipynb 14
@@ -101,7 +105,8 @@ def _fp32_asked() -> bool: return os.environ.get('FOODCAM_PRECISION', '').lower(
 def amp_dtype(device=None, # a torch device or string; `default_device()` if None
               enabled: bool|None=None, # force low precision on or off; automatic if None
              ) -> torch.dtype|None:
-    "The autocast dtype on `device`: bf16 where it runs natively, fp16 on a GPU without bf16, None (fp32) on other CPUs or with `FOODCAM_PRECISION=fp32`"
+    """The autocast dtype on `device`: bf16 where it runs natively, fp16 on a GPU without bf16, None (fp32) on other
+    CPUs or with `FOODCAM_PRECISION=fp32`"""
     device = torch.device(device or default_device())
     if enabled is None: enabled = not _fp32_asked() and (device.type == 'cuda' or bf16_supported(device))
     if not enabled: return None
@@ -117,16 +122,19 @@ def autocast(device=None, # a torch device or string; `default_device()` if None
 # %% ../nbs/00_core.ipynb 18
 def loader_workers(device=None, # a torch device or string; `default_device()` if None
                   ) -> int:
-    "DataLoader worker processes on `device`: none on a CPU (decoding in the training process measured fastest with 2 cores); on CUDA the cores less one, shared by the processes of a data-parallel run, at most 16"
+    """DataLoader worker processes on `device`: none on a CPU (decoding in the training process measured fastest with 2
+    cores); on CUDA the cores less one, shared by the processes of a data-parallel run, at most 16"""
     if torch.device(device or default_device()).type != 'cuda': return 0
     return max(1, min(16, ((os.cpu_count() or 2) - 1) // max(1, num_distrib())))
 
 def device_profile(device=None, # a torch device or string; `default_device()` if None
                   ) -> AttrDict:
-    "What foodcam does differently on `device`: mixed precision, memory layout, loader workers, inference batches, budget clock"
+    """What foodcam does differently on `device`: mixed precision, memory layout, loader workers, inference batches,
+    budget clock"""
     device = torch.device(device or default_device())
     if device.type != 'cuda':
-        return AttrDict(device=device, amp=None, channels_last=False, num_workers=0, pin_memory=False, extract_bs=None, predict_bs=32, clock='cpu')
+        return AttrDict(device=device, amp=None, channels_last=False, num_workers=0, pin_memory=False, extract_bs=None,
+                        predict_bs=32, clock='cpu')
     amp = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(amp_dtype(device))  # None with FOODCAM_PRECISION=fp32
     return AttrDict(device=device, amp=amp, channels_last=True,
                     num_workers=loader_workers(device), pin_memory=True, extract_bs=256, predict_bs=256, clock='wall')
@@ -134,7 +142,8 @@ def device_profile(device=None, # a torch device or string; `default_device()` i
 # %% ../nbs/00_core.ipynb 21
 PROFILES = {  # the budget half of a `Profile`: what each budget spends outside the training tables
     'small': dict(photos_per_class=300, explain=dict(n_faith=6, lime_samples=64, steps=8)),  # `quick`: a laptop CPU
-    'full': dict(photos_per_class=600, explain=dict(n_faith=16, lime_samples=200, steps=16))}  # a long CPU run, or a GPU
+    # a long CPU run, or a GPU
+    'full': dict(photos_per_class=600, explain=dict(n_faith=16, lime_samples=200, steps=16))}
 PROFILE_NAMES = {'quick': 'small', 'small': 'small', 'cpu': 'full', 'gpu': 'full', 'full': 'full'}  # name -> budget
 
 class Profile:
@@ -166,7 +175,8 @@ def as_profile(p=None, # a `Profile`, a name ('quick', 'cpu', 'gpu', 'small', 'f
     return Profile(PROFILE_NAMES[p])
 
 # %% ../nbs/00_core.ipynb 25
-IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',), 'TIFF': ('.tif', '.tiff')}
+IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',),
+                 'TIFF': ('.tif', '.tiff')}
 IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
 
 # %% ../nbs/00_core.ipynb 28
@@ -205,7 +215,8 @@ def atomic_write(dest, # the file to create or replace
 
 # %% ../nbs/00_core.ipynb 34
 def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the kept memory is returned to the OS
-                       mmap_threshold: int=32 << 20, # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
+                       # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
+                       mmap_threshold: int=32 << 20,
                        top_pad: int=1 << 30, # bytes the heap grows by at a time
                       ) -> bool:
     "Keep freed memory in this process (glibc `mallopt`) instead of returning it to the OS after every large tensor"
@@ -214,13 +225,15 @@ def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the
     libc = ctypes.CDLL('libc.so.6')
     M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
     vals = (2**31 - 1, top_pad, mmap_threshold) if on else (128 << 10, 128 << 10, 128 << 10)  # glibc's defaults
-    ok = all(libc.mallopt(k, ctypes.c_int(v)) == 1 for k, v in zip((M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD), vals))
+    ok = all(libc.mallopt(k, ctypes.c_int(v)) == 1 for k, v in zip((M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD),
+                                                                   vals))
     if not on: libc.malloc_trim(0)
     return ok
 
 @contextlib.contextmanager
 def freed_memory_reused():
-    "`reuse_freed_memory` inside the block only: other code in the process (and its memory measurements) sees glibc's defaults"
+    """`reuse_freed_memory` inside the block only: other code in the process (and its memory measurements) sees glibc's
+    defaults"""
     ok = reuse_freed_memory()
     try: yield ok
     finally:

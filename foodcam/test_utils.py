@@ -38,7 +38,9 @@ def synth_image(cls: int, # class index: picks the shape and base colour
     if kind == 'ellipse': d.ellipse(box, fill=col)
     elif kind == 'rectangle': d.rectangle(box, fill=col)
     elif kind == 'triangle': d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=col)
-    else: d.rectangle([cx - r, cy - r//3, cx + r, cy + r//3], fill=col); d.rectangle([cx - r//3, cy - r, cx + r//3, cy + r], fill=col)
+    else:
+        d.rectangle([cx - r, cy - r//3, cx + r, cy + r//3], fill=col)
+        d.rectangle([cx - r//3, cy - r, cx + r//3, cy + r], fill=col)
     return im
 
 # %% ../nbs/97_test_utils.ipynb 6
@@ -63,7 +65,8 @@ def huge_jpeg(fname, # file to write
     "A `side` x `side` grey JPEG written without ever holding its pixels (about 5 MB for 20,000 x 20,000)"
     b = io.BytesIO(); Image.new('L', (32, 32), 128).save(b, 'JPEG', quality=75); b = b.getvalue()
     sof, sos = b.index(b'\xff\xc0'), b.index(b'\xff\xda'); start = sos + 2 + int.from_bytes(b[sos+2:sos+4], 'big')
-    assert b[start:-2] == bytes.fromhex('28a28a')*4  # a flat block is 6 bits (DC diff 0, end of block): 4 blocks in 3 bytes
+    # a flat block is 6 bits (DC diff 0, end of block): 4 blocks in 3 bytes
+    assert b[start:-2] == bytes.fromhex('28a28a')*4
     head = bytearray(b[:start]); head[sof+5:sof+9] = side.to_bytes(2, 'big')*2  # height, width
     with open(fname, 'wb') as f:
         f.write(head); row = bytes.fromhex('28a28a')*(side//32)  # one row of 8x8 blocks
@@ -71,7 +74,8 @@ def huge_jpeg(fname, # file to write
         f.write(b'\xff\xd9')
     return Path(fname)
 
-def _png_chunk(kind, data): return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+def _png_chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
 
 def bomb_png(fname, # file to write
              side: int=30_000, # width and height
@@ -80,7 +84,8 @@ def bomb_png(fname, # file to write
     z, row = zlib.compressobj(9), b'\x00'*(1 + (side + 7)//8)
     idat = b''.join(z.compress(row) for _ in range(side)) + z.flush()
     ihdr = struct.pack('>IIBBBBB', side, side, 1, 0, 0, 0, 0)
-    Path(fname).write_bytes(b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr) + _png_chunk(b'IDAT', idat) + _png_chunk(b'IEND', b''))
+    Path(fname).write_bytes(b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr) + _png_chunk(b'IDAT', idat)
+                            + _png_chunk(b'IEND', b''))
     return Path(fname)
 
 def make_hostile_images(path, # a class folder to add them to (created if missing)
@@ -93,14 +98,20 @@ def make_hostile_images(path, # a class folder to add them to (created if missin
     frames[0].save(path/'animated.gif', save_all=True, append_images=frames[1:], duration=100, loop=0)
     frames[0].save(path/'animated.webp', save_all=True, append_images=frames[1:], duration=100, loop=0)
     Image.new('RGB', (1, 1), (200, 30, 30)).save(path/'pixel.png')
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB')).tobytes()  # not a CMYK profile: the loader falls back to a plain conversion
+    # not a CMYK profile: the loader falls back to a plain conversion
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB')).tobytes()
     frames[1].convert('CMYK').save(path/'cmyk_icc.jpg', icc_profile=icc)
-    (path/'page.jpg').write_text('<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>Forbidden</body></html>')
-    b = io.BytesIO(); frames[2].resize((128, 128)).save(b, 'JPEG'); (path/'cut.jpg').write_bytes(b.getvalue()[:len(b.getvalue())//2])
+    (path/'page.jpg').write_text('<!DOCTYPE html><html><head><title>403 '
+                                 'Forbidden</title></head><body>Forbidden</body></html>')
+    b = io.BytesIO()
+    frames[2].resize((128, 128)).save(b, 'JPEG')
+    (path/'cut.jpg').write_bytes(b.getvalue()[:len(b.getvalue())//2])
     (path/'empty.jpg').write_bytes(b''); (path/'readme.txt').write_text('photos from the web')
     (path/'more').mkdir(exist_ok=True); frames[0].save(path/'more'/'inside.jpg')
-    return {'huge_20k.jpg': None, 'bomb.png': 'too_big', 'animated.gif': None, 'animated.webp': None, 'pixel.png': 'too_small',
-            'cmyk_icc.jpg': None, 'page.jpg': 'not_image', 'cut.jpg': 'broken', 'empty.jpg': 'empty', 'readme.txt': 'not_image', 'more': 'folder'}
+    return {'huge_20k.jpg': None, 'bomb.png': 'too_big', 'animated.gif': None, 'animated.webp': None,
+            'pixel.png': 'too_small',
+            'cmyk_icc.jpg': None, 'page.jpg': 'not_image', 'cut.jpg': 'broken', 'empty.jpg': 'empty',
+            'readme.txt': 'not_image', 'more': 'folder'}
 
 # %% ../nbs/97_test_utils.ipynb 12
 def project_root() -> Path:
@@ -117,7 +128,9 @@ def test_data(*parts: str, # path inside the test-data folder, e.g. 'food3'
     base = Path(os.environ.get('FOODCAM_TEST_DATA') or project_root().parent/'shared'/'data')
     p = base.joinpath(*parts)
     if p.exists(): return p
-    if not quiet: print(f'SKIPPED: real test data {p} not found (set FOODCAM_TEST_DATA to the folder holding food3/ and cifar10-jpg.tgz)')
+    if not quiet:
+        print(f'SKIPPED: real test data {p} not found (set FOODCAM_TEST_DATA to the folder holding food3/ and '
+              'cifar10-jpg.tgz)')
     return None
 
 # %% ../nbs/97_test_utils.ipynb 15
@@ -151,7 +164,8 @@ def tiny_run(path, # folder for the dataset (`shapes/`) and the run (`run/`)
 def cli_run(*args, # `foodcam` arguments (paths are made strings)
             env: dict|None=None, # environment variables set for the call only
            ) -> SimpleNamespace:
-    "`foodcam *args` through the console script's `main`, in this process: `.returncode`, `.stdout`, `.stderr` as `subprocess.run` gives them"
+    """`foodcam *args` through the console script's `main`, in this process: `.returncode`, `.stdout`, `.stderr` as
+    `subprocess.run` gives them"""
     o, e = io.StringIO(), io.StringIO()
     with ExitStack() as st:
         for k, v in (env or {}).items(): st.enter_context(env_set(k, v))
@@ -169,14 +183,17 @@ def fake_catalog(n: int=6, # good images per class
     rng, imgs = np.random.default_rng(0), {}
     for c, cls in (('circle', 0), ('square', 1)):
         for i in range(n): imgs[f'{c}{i}.' + ('png' if i == n-1 else 'jpg')] = synth_image(cls, size, rng)
-    imgs = {k: (_img_bytes(v, 'PNG') if k.endswith('png') else _img_bytes(v, 'JPEG', quality=90)) for k, v in imgs.items()}
+    imgs = {k: (_img_bytes(v, 'PNG') if k.endswith('png') else _img_bytes(v, 'JPEG', quality=90)) for k,
+            v in imgs.items()}
     good = _img_bytes(synth_image(0, size, rng), 'JPEG')
     imgs.update({'truncated.jpg': good[:len(good)//2], 'page.jpg': b'<html><body>Not an image</body></html>',
-                 'slow.jpg': good, 'huge.png': _img_bytes(Image.fromarray(rng.integers(0, 255, (400, 400, 3), dtype=np.uint8)), 'PNG'),
+                 'slow.jpg': good, 'huge.png': _img_bytes(Image.fromarray(rng.integers(0, 255, (400, 400, 3),
+                                                                                       dtype=np.uint8)), 'PNG'),
                  'dup_of_circle0.jpg': imgs['circle0.jpg'], 'circle0_copy.jpg': imgs['circle0.jpg']})
     h = n // 2
     queries = {'red circle': [f'circle{i}.jpg' for i in range(h)] + ['truncated.jpg', 'page.jpg'],
-               'round thing': [f'circle{i}.jpg' for i in range(1, n-1)] + [f'circle{n-1}.png', 'circle0_copy.jpg', 'slow.jpg', 'huge.png', 'missing.jpg'],
+               'round thing': [f'circle{i}.jpg' for i in range(1, n-1)] + [f'circle{n-1}.png', 'circle0_copy.jpg',
+                                                                           'slow.jpg', 'huge.png', 'missing.jpg'],
                'green square': [f'square{i}.jpg' for i in range(n-1)] + ['dup_of_circle0.jpg', f'square{n-1}.png']}
     expected = {'circle': sorted(f'circle{i}.jpg' for i in range(n-1)) + [f'circle{n-1}.png'],
                 'square': sorted(f'square{i}.jpg' for i in range(n-1)) + [f'square{n-1}.png', 'dup_of_circle0.jpg']}
@@ -234,7 +251,8 @@ class FakeDDG:
         with self.lock: k = self.tries[query, s] = self.tries.get((query, s), -1) + 1
         if s == 0 and k < len(self.throttle): return h.send(self.throttle[k], b'<html>slow down</html>')
         names = self.queries.get(query, [])
-        res = [{'image': f'{self.url}img/{n}', 'thumbnail': f'{self.url}img/{n}', 'title': n} for n in names[s:s+self.page]]
+        res = [{'image': f'{self.url}img/{n}', 'thumbnail': f'{self.url}img/{n}',
+                'title': n} for n in names[s:s+self.page]]
         out = {'results': res}
         if s + self.page < len(names): out['next'] = f'i.js?q={urllib.parse.quote(query)}&o=json&s={s+self.page}'
         h.send(200, json.dumps(out).encode(), 'application/json')
@@ -266,11 +284,14 @@ def make_suspect_dataset(path, # folder to create
                          size: int=64, # their side
                          seed: int=0, # same seed, same photos
                         ) -> dict:
-    "Shapes in three class folders with planted problems: two photos in the wrong folder, one off-topic grid, one near copy"
+    """Shapes in three class folders with planted problems: two photos in the wrong folder, one off-topic grid, one near
+    copy"""
     path = make_image_folder(path, n=n, size=size, seed=seed)
-    swaps = {'square/circle_0003.jpg': 'circle', 'circle/triangle_0007.jpg': 'triangle'}  # where it is -> its true class
+    # where it is -> its true class
+    swaps = {'square/circle_0003.jpg': 'circle', 'circle/triangle_0007.jpg': 'triangle'}
     for f, true in swaps.items(): os.replace(path/true/Path(f).name, path/f)
     a = np.zeros((size, size, 3), np.uint8); a[::8] = 255; a[:, ::8] = 255
     Image.fromarray(a).save(path/'square'/'grid.jpg')
     Image.open(path/'triangle'/'triangle_0002.jpg').resize((size + 16, size + 16)).save(path/'triangle'/'copy.png')
-    return dict(path=path, swaps=swaps, off_topic={'square/grid.jpg'}, duplicate={'triangle/copy.png', 'triangle/triangle_0002.jpg'})
+    return dict(path=path, swaps=swaps, off_topic={'square/grid.jpg'}, duplicate={'triangle/copy.png',
+                                                                                  'triangle/triangle_0002.jpg'})

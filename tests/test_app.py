@@ -1,8 +1,9 @@
-"""`foodcam app` in headless Chromium, as a user meets it: start the server, open the page, upload a photo, see the label and the CAM.
+"""`foodcam app` in headless Chromium, as a user meets it: start the server, open the page, upload a photo, see the
+label and the CAM.
 
-The browser is driven over the Chrome DevTools Protocol through `--remote-debugging-pipe` (Chromium reads commands on fd 3 and
-writes answers on fd 4, NUL-separated JSON), so no websocket client, no Playwright and no chromedriver are needed: only the
-Chromium the report's browser check already uses."""
+The browser is driven over the Chrome DevTools Protocol through `--remote-debugging-pipe` (Chromium reads commands on fd
+3 and writes answers on fd 4, NUL-separated JSON), so no websocket client, no Playwright and no chromedriver are needed:
+only the Chromium the report's browser check already uses."""
 import fcntl, json, os, queue, re, subprocess, sys, threading, time
 from pathlib import Path
 import pytest
@@ -17,10 +18,13 @@ class CDP:
         def child():  # Chromium expects the pipe on fds 3 (in) and 4 (out)
             a, b = fcntl.fcntl(r_in, fcntl.F_DUPFD, 10), fcntl.fcntl(w_out, fcntl.F_DUPFD, 10)
             os.dup2(a, 3); os.dup2(b, 4)
-        flags = ['--headless', '--no-sandbox', '--disable-gpu', '--remote-debugging-pipe', '--no-first-run', '--disable-quic',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-extensions',
+        flags = ['--headless', '--no-sandbox', '--disable-gpu', '--remote-debugging-pipe', '--no-first-run',
+                 '--disable-quic',
+                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                 '--disable-extensions',
                  '--disable-default-apps', '--no-default-browser-check', f'--user-data-dir={profile}', 'about:blank']
-        self.p = subprocess.Popen([exe, *flags], preexec_fn=child, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.p = subprocess.Popen([exe, *flags], preexec_fn=child, close_fds=False, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
         os.close(r_in); os.close(w_out)
         self.q = queue.Queue(); threading.Thread(target=self._read, daemon=True).start()
         tid = self.call('Target.createTarget', url='about:blank')['targetId']
@@ -56,7 +60,8 @@ class CDP:
             if v := self.eval(js): return v
             time.sleep(0.1)
         raise TimeoutError(f'the page never got to: {js}')
-    def requests(self): return [e['params']['request']['url'] for e in self.events if e.get('method') == 'Network.requestWillBeSent']
+    def requests(self):
+        return [e['params']['request']['url'] for e in self.events if e.get('method') == 'Network.requestWillBeSent']
     def close(self):
         try: self.call('Browser.close')
         except Exception: pass
@@ -72,7 +77,8 @@ def run(tmp_path_factory):
 @pytest.fixture
 def app(run, tmp_path):
     "`foodcam app RUN --port 0` in a subprocess; yields its URL"
-    p = subprocess.Popen([str(Path(sys.executable).parent/'foodcam'), 'app', str(run), '--port', '0'], stdout=subprocess.PIPE,
+    p = subprocess.Popen([str(Path(sys.executable).parent/'foodcam'), 'app', str(run), '--port', '0'],
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
     lines, t0 = [], time.time()
     while time.time() - t0 < 60:
@@ -82,7 +88,8 @@ def app(run, tmp_path):
         if m := re.search(r'(http://127\.0\.0\.1:\d+/)', line): break
     else: m = None
     if not m: p.kill(); pytest.fail(f'foodcam app did not print its URL:\n{"".join(lines)}')
-    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()  # keep the request log from filling the pipe
+    # keep the request log from filling the pipe
+    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
     yield dict(url=m.group(1), start_seconds=time.time() - t0)
     p.terminate()
     try: p.wait(10)
@@ -100,20 +107,25 @@ def test_app_in_headless_chromium(app, tmp_path):
         b.wait("document.readyState === 'complete' && !!document.getElementById('file')")
         assert 'circle' in b.eval("document.getElementById('model').textContent")
         def upload(f):
-            node = b.page('DOM.querySelector', nodeId=b.page('DOM.getDocument')['root']['nodeId'], selector='#file')['nodeId']
+            node = b.page('DOM.querySelector', nodeId=b.page('DOM.getDocument')['root']['nodeId'],
+                          selector='#file')['nodeId']
             b.page('DOM.setFileInputFiles', files=[str(f)], nodeId=node)
         upload(photo)
-        got = b.wait("(() => { const i = document.getElementById('cam'), l = document.getElementById('label').textContent;"
+        got = b.wait("(() => { const i = document.getElementById('cam'), l = "
+                     "document.getElementById('label').textContent;"
                      " return document.body.dataset.state === 'done' && l && i.complete && i.naturalWidth > 0 &&"
                      " {label: l, w: i.naturalWidth, bars: document.querySelectorAll('#probs .row').length,"
-                     " unknown: document.getElementById('unknown').textContent, error: document.getElementById('error').hidden}; })()")
+                     " unknown: document.getElementById('unknown').textContent, error: "
+                     "document.getElementById('error').hidden}; })()")
         assert got['label'] in ('circle', 'square', 'triangle') and got['w'] == 256 and got['bars'] == 3, got
         assert got['error'] and ('none of these' in got['unknown'] or 'one of the classes' in got['unknown']), got
-        assert 'This threshold flags ' in got['unknown'] and 'of the known validation photos' in got['unknown'], got  # its measured operating point
+        # its measured operating point
+        assert 'This threshold flags ' in got['unknown'] and 'of the known validation photos' in got['unknown'], got
         b.page('Page.captureScreenshot')  # the page renders
         b.eval("document.body.dataset.state = 'ready'")
         upload(tmp_path/'notes.txt')  # a file that is no photo: a message on the page, the server keeps going
-        err = b.wait("document.body.dataset.state === 'done' && !document.getElementById('error').hidden && document.getElementById('error').textContent")
+        err = b.wait("document.body.dataset.state === 'done' && !document.getElementById('error').hidden && "
+                     "document.getElementById('error').textContent")
         assert 'not an image' in err, err
         urls = b.requests()
         assert any(u.endswith('/predict') for u in urls), urls

@@ -9,7 +9,8 @@ def _dls(n=40, k=3, seed=0):
     y = torch.arange(n) % k
     x = (torch.rand(n, 3, 32, 32, generator=g) * 60 + (y * 80).view(-1, 1, 1, 1)).clamp(0, 255).to(torch.uint8)
     cls = [f'c{i}' for i in range(k)]
-    return DataLoaders(TensorDL(x, y, vocab=cls, bs=10, shuffle=True, drop_last=True), TensorDL(x[:20], y[:20], vocab=cls, bs=10))
+    return DataLoaders(TensorDL(x, y, vocab=cls, bs=10, shuffle=True, drop_last=True), TensorDL(x[:20], y[:20],
+                                                                                                vocab=cls, bs=10))
 
 def test_checkpoint_errors(tmp_path):
     m = cifar_net(10, widths=(8, 16, 16)); fn = save_cifar(m, tmp_path/'c.pth', list('abcdefghij'))

@@ -1,4 +1,5 @@
-"The `foodcam` console script on small real data: whole jobs as subprocesses, as users run them (slow set); answers and errors through its `main` in this process (`cli_run`)."
+("The `foodcam` console script on small real data: whole jobs as subprocesses, as users run them (slow set); answers "
+ "and errors through its `main` in this process (`cli_run`).")
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, foodcam
@@ -7,7 +8,8 @@ from foodcam.core import online
 
 def run(*args, cwd=None, timeout=900):
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
-    return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    return subprocess.run([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
 
 def test_help_lists_commands():
     r = cli_run('--help')
@@ -28,9 +30,12 @@ def shapes(tmp_path_factory):
 
 def test_bad_arguments_say_what_to_do(tmp_path, shapes):
     one = make_image_folder(tmp_path/'one', classes=['a'], n=3)
-    for args, msg in [(('train', tmp_path/'missing'), 'is not a folder'), (('train', shapes, '--track', 'fast'), 'unknown track'),
-                      (('train', shapes, '--weights', tmp_path/'w.h5'), 'no weights file'), (('train', one), 'only one class'),
-                      (('clean', tmp_path/'missing'), 'no dataset folder'), (('report', '--run', tmp_path/'norun'), 'no run folder'),
+    for args, msg in [(('train', tmp_path/'missing'), 'is not a folder'), (('train', shapes, '--track', 'fast'),
+                                                                           'unknown track'),
+                      (('train', shapes, '--weights', tmp_path/'w.h5'), 'no weights file'), (('train', one), 'only one '
+                                                                                                             'class'),
+                      (('clean', tmp_path/'missing'), 'no dataset folder'), (('report', '--run', tmp_path/'norun'),
+                                                                             'no run folder'),
                       (('explain', '--run', tmp_path), 'not a foodcam run folder')]:
         r = cli_run(*args)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
@@ -44,25 +49,30 @@ def test_train_explain_report(tmp_path, shapes):
     R = tmp_path/'run'
     r = run('train', shapes, '--track', 'scratch32', '--epochs', '3', '--run', R)
     assert r.returncode == 0, r.stderr
-    r = run('train', shapes, '--track', 'frozen', '--arch', 'resnet18', '--weights', 'random', '--epochs', '3', '--run', R)
+    r = run('train', shapes, '--track', 'frozen', '--arch', 'resnet18', '--weights', 'random', '--epochs', '3', '--run',
+            R)
     assert r.returncode == 0, r.stderr
     for t in ('scratch32', 'frozen'):
         for suf in ('_model.pth', '_curves.png', '_metrics.json'): assert (R/f'{t}{suf}').stat().st_size > 0
         m = json.loads((R/f'{t}_metrics.json').read_text()); assert m['epochs'] == 3 and 0 <= m['valid_acc'] <= 1
     r = run('explain', '--run', R, '--n_faith', '4')
     assert r.returncode == 0, r.stderr
-    for f in ('cam_correct.png', 'confusion.png', 'top_losses.png', 'activations.png', 'faithfulness.csv'): assert (R/'explain'/f).exists(), f
+    for f in ('cam_correct.png', 'confusion.png', 'top_losses.png', 'activations.png', 'faithfulness.csv'):
+        assert (R/'explain'/f).exists(), f
     r = run('report', '--run', R)
     assert r.returncode == 0, r.stderr
     page = (R/'report.html').read_text()
-    assert 'id="comparison"' in page and '<td>scratch32</td>' in page and '<td>frozen</td>' in page and 'data:image/png;base64' in page
+    assert 'id="comparison"' in page and '<td>scratch32</td>' in page and '<td>frozen</td>' in page
+    assert 'data:image/png;base64' in page
 
 @pytest.mark.slow
 def test_interrupted_train_resumes_from_last_stage(tmp_path, shapes):
     "Kill `train --track finetune` after the frozen stage is saved; the rerun does not train it again"
     R = tmp_path/'run'
-    args = ['train', shapes, '--track', 'finetune', '--arch', 'resnet18', '--weights', 'random', '--epochs', '40', '--run', R]
-    p = subprocess.Popen([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = ['train', shapes, '--track', 'finetune', '--arch', 'resnet18', '--weights', 'random', '--epochs', '40',
+            '--run', R]
+    p = subprocess.Popen([str(Path(sys.executable).parent/'foodcam'), *map(str, args)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
     t0 = time.time()
     while not (R/'frozen_metrics.json').exists() and time.time() - t0 < 600 and p.poll() is None: time.sleep(0.2)
     assert (R/'frozen_metrics.json').exists(), p.communicate()[0]
@@ -70,7 +80,8 @@ def test_interrupted_train_resumes_from_last_stage(tmp_path, shapes):
     assert not (R/'finetune_model.pth').exists()
     assert not [f for f in R.rglob('*') if '.tmp' in f.name], 'half-written files left behind'
     frozen_mtime = (R/'frozen_model.pth').stat().st_mtime_ns
-    r = run('train', shapes, '--track', 'finetune', '--arch', 'resnet18', '--weights', 'random', '--epochs', '1', '--run', R)
+    r = run('train', shapes, '--track', 'finetune', '--arch', 'resnet18', '--weights', 'random', '--epochs', '1',
+            '--run', R)
     assert r.returncode == 0, r.stderr
     assert (R/'frozen_model.pth').stat().st_mtime_ns == frozen_mtime  # the frozen stage was not trained again
     assert json.loads((R/'finetune_metrics.json').read_text())['epochs'] == 1
@@ -92,16 +103,22 @@ def ood_links(tmp_path):
 
 def test_demo_stops_before_training_on_an_empty_ood_folder(tmp_path, shapes):
     (tmp_path/'empty').mkdir(); t0 = time.time()
-    r = cli_run('demo', shapes, '--run', tmp_path/'run', '--ood', tmp_path/'empty', '--arch', 'resnet18', '--weights', 'random', '--epochs', '1')
-    assert r.returncode == 1 and f'no photos in {tmp_path/"empty"}: pass --ood a folder' in r.stderr and 'Traceback' not in r.stderr, r.stderr
-    assert time.time() - t0 < 60 and 'training' not in r.stdout, r.stdout  # checked before any track (the demo once trained 7 minutes first)
+    r = cli_run('demo', shapes, '--run', tmp_path/'run', '--ood', tmp_path/'empty', '--arch', 'resnet18', '--weights',
+                'random', '--epochs', '1')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert f'no photos in {tmp_path/"empty"}: pass --ood a folder' in r.stderr, r.stderr
+    # checked before any track (the demo once trained 7 minutes first)
+    assert time.time() - t0 < 60 and 'training' not in r.stdout, r.stdout
     assert not list((tmp_path/'run').glob('*_model.pth'))
 
 @pytest.mark.slow
 def test_demo_reads_a_symlinked_ood_folder_and_logs_plain_lines(tmp_path, shapes):
-    "The whole demo with tiny budgets and `--ood` made of symbolic links; its output to a pipe has no bar characters or carriage returns"
-    R = tmp_path/'run'; env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'FOODCAM_CACHE': str(tmp_path/'cache')}  # no CIFAR model: cifar32 is skipped
-    r = subprocess.run([str(Path(sys.executable).parent/'foodcam'), 'demo', str(shapes), '--run', str(R), '--ood', str(ood_links(tmp_path)),
+    """The whole demo with tiny budgets and `--ood` made of symbolic links; its output to a pipe has no bar characters
+    or carriage returns"""
+    # no CIFAR model: cifar32 is skipped
+    R = tmp_path/'run'; env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'FOODCAM_CACHE': str(tmp_path/'cache')}
+    r = subprocess.run([str(Path(sys.executable).parent/'foodcam'), 'demo', str(shapes), '--run', str(R), '--ood',
+                        str(ood_links(tmp_path)),
                         '--quick', '--epochs', '1', '--size', '64', '--arch', 'resnet18', '--weights', 'random'],
                        capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -109,4 +126,5 @@ def test_demo_reads_a_symlinked_ood_folder_and_logs_plain_lines(tmp_path, shapes
     assert info['n'] == 8 and 0 <= info['flagged'] <= 1 and 0 <= info['known_flagged'] <= 1, info
     assert 'unknown photos: ' in r.stdout and 'of the known validation photos' in r.stdout
     assert 'Operating point of the detector' in (R/'report.html').read_text()
-    for out in (r.stdout, r.stderr): assert '\r' not in out and '█' not in out, [l for l in out.splitlines() if '█' in l][:3]
+    for out in (r.stdout, r.stderr):
+        assert '\r' not in out and '█' not in out, [l for l in out.splitlines() if '█' in l][:3]

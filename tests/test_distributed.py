@@ -1,8 +1,10 @@
-"""Two processes, gloo, tiny synthetic data: `torchrun --nproc_per_node 2 -m foodcam.distributed`'s machinery checked end to end.
+"""Two processes, gloo, tiny synthetic data: `torchrun --nproc_per_node 2 -m foodcam.distributed`'s machinery checked
+end to end.
 
 Slow (it launches torchrun: ~1 min on 2 cores): run with `pytest --slow tests/test_distributed.py` or `make test-slow`.
-Each rank records what it saw through a probe callback (added to fastai's `defaults.callbacks`, as `foodcam.distributed` adds its own):
-the training indices of every epoch, the weights after the first step and after each fit, the validation items and counts."""
+Each rank records what it saw through a probe callback (added to fastai's `defaults.callbacks`, as
+`foodcam.distributed` adds its own): the training indices of every epoch, the weights after the first step and after
+each fit, the validation items and counts."""
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
@@ -23,10 +25,12 @@ rank = int(os.environ['RANK'])
 rec = dict(rank=rank, world=int(os.environ['WORLD_SIZE']), fits=[])
 
 def wid(model):
-    "hash of the trained weights (not the BatchNorm statistics, which each rank updates from its own batches), wrapped in DDP or not"
+    """hash of the trained weights (not the BatchNorm statistics, which each rank updates from its own batches),
+    wrapped in DDP or not"""
     h = hashlib.sha1()
     for k, v in model.named_parameters():
-        h.update(k.removeprefix('module.').encode()); h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        h.update(k.removeprefix('module.').encode())
+        h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 class Probe(Callback):
@@ -48,7 +52,8 @@ class Probe(Callback):
     def after_fit(self): self.fit['end'] = wid(self.model); self.fit['wrapped'] = type(self.model).__name__
 
 defaults.callbacks.append(Probe)
-train_distributed(data, 'scratch32', run=run, epochs=4, size=64)  # 4 epochs: WhitenBias switches a parameter off at epoch 3
+# 4 epochs: WhitenBias switches a parameter off at epoch 3
+train_distributed(data, 'scratch32', run=run, epochs=4, size=64)
 train_distributed(data, 'frozen,finetune', run=run, epochs=1, size=64, arch='resnet18', weights='random', quick=True)
 Path(out, f'rank{rank}.json').write_text(json.dumps(rec))
 '''
@@ -57,10 +62,13 @@ Path(out, f'rank{rank}.json').write_text(json.dumps(rec))
 def test_two_processes(tmp_path):
     from foodcam.test_utils import make_image_folder
     from foodcam.data import food_dls
-    data = make_image_folder(tmp_path/'shapes', n=20, size=48)  # 60 images; the stable split puts 52 in training (even, so no padding)
+    # 60 images; the stable split puts 52 in training (even, so no padding)
+    data = make_image_folder(tmp_path/'shapes', n=20, size=48)
     (tmp_path/'probe.py').write_text(PROBE); run = tmp_path/'run'
-    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'FOODCAM_CACHE': str(tmp_path/'cache'), 'MPLBACKEND': 'Agg'}
-    cmd = [str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2', str(tmp_path/'probe.py'), str(data), str(run), str(tmp_path)]
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'FOODCAM_CACHE': str(tmp_path/'cache'),
+           'MPLBACKEND': 'Agg'}
+    cmd = [str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2',
+           str(tmp_path/'probe.py'), str(data), str(run), str(tmp_path)]
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     r0, r1 = (json.loads((tmp_path/f'rank{i}.json').read_text()) for i in (0, 1))
@@ -71,19 +79,25 @@ def test_two_processes(tmp_path):
     n_train, n_valid = len(train_items), len(valid_items)
     assert n_train % 2 == 0 and n_train + n_valid == 60, (n_train, n_valid)
     for f0, f1 in zip(r0['fits'], r1['fits']):
-        assert f0['wrapped'] != 'DistributedDataParallel'  # unwrapped again after the fit, so checkpoints have plain keys
-        assert f0['step'] == f1['step'] and f0['end'] == f1['end']  # the same weights on both ranks after a step and at the end
-        for s0, s1 in zip(f0['shards'], f1['shards']):  # every epoch: disjoint halves that together are the training set
+        # unwrapped again after the fit, so checkpoints have plain keys
+        assert f0['wrapped'] != 'DistributedDataParallel'
+        # the same weights on both ranks after a step and at the end
+        assert f0['step'] == f1['step'] and f0['end'] == f1['end']
+        # every epoch: disjoint halves that together are the training set
+        for s0, s1 in zip(f0['shards'], f1['shards']):
             assert len(s0) == len(s1) == n_train // 2 and not set(s0) & set(s1)
             if isinstance(s0[0], str): assert sorted(s0 + s1) == train_items
             else: assert sorted(s0 + s1) == list(range(n_train))
-        assert f0['n_valid'] == f1['n_valid'] and set(f0['n_valid']) == {n_valid}  # curves count the whole validation set on each rank
+        # curves count the whole validation set on each rank
+        assert f0['n_valid'] == f1['n_valid'] and set(f0['n_valid']) == {n_valid}
         if f0['valid'] is not None: assert f0['valid'] == f1['valid'] == valid_items  # the split of one process
     assert len({s for f in r0['fits'] for s in map(tuple, f['shards'])}) > 2  # a new shuffle every epoch
     files = sorted(p.name for p in run.iterdir())
-    assert files == sorted(['excluded.csv', 'run.json', 'samples.png'] + [f'{t}_{k}' for t in ('scratch32', 'frozen', 'finetune')
+    assert files == sorted(['excluded.csv', 'run.json', 'samples.png'] + [f'{t}_{k}' for t in ('scratch32', 'frozen',
+                                                                                               'finetune')
                                                           for k in ('curves.png', 'metrics.json', 'model.pth')]), files
     feats = sorted(p.name for p in (tmp_path/'cache'/'features').iterdir())
     assert len(feats) == 2 and [f.split('-')[1] for f in feats] == ['train', 'valid'], feats  # written once, by rank 0
     m = json.loads((run/'scratch32_metrics.json').read_text())
-    assert m['epochs'] == 4 and 0 <= m['valid_acc'] <= 1 and all(abs(r['valid_acc'] * n_valid - round(r['valid_acc'] * n_valid)) < 1e-6 for r in m['curves'])
+    assert m['epochs'] == 4 and 0 <= m['valid_acc'] <= 1
+    assert all(abs(r['valid_acc'] * n_valid - round(r['valid_acc'] * n_valid)) < 1e-6 for r in m['curves'])

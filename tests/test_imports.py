@@ -1,5 +1,6 @@
-"foodcam's modules depend on each other one way: no import cycle (imports inside functions count too) and no `_private` name taken from another module."
-import ast
+("foodcam's modules depend on each other one way: no import cycle (imports inside functions count too) and no "
+ "`_private` name taken from another module.")
+import ast, re
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent/'foodcam'
@@ -41,13 +42,30 @@ def test_find_cycle():
 def test_no_import_cycle():
     c = find_cycle(import_graph())
     assert c is None, ('import cycle: ' + ' -> '.join(c) + '. Move what both modules need down into the lower one '
-                       '(see the ladder: core -> data -> train -> cifar/weights -> transfer -> cam -> explain -> experiments -> pipeline -> report/cli)')
+                       '(see the ladder: core -> data -> train -> cifar/weights -> transfer -> cam -> explain -> '
+                       'experiments -> pipeline -> report/cli)')
 
 def test_no_private_imports():
     bad = [f'foodcam/{m}.py:{line} imports {n} from foodcam.{t}' for m, p in modules().items()
            for t, names, line in foodcam_imports(p) if t != m for n in names if n.startswith('_')]
-    assert not bad, 'private names used across modules (make them public, with a docstring, or move them):\n' + '\n'.join(bad)
+    msg = 'private names used across modules (make them public, with a docstring, or move them):\n'
+    assert not bad, msg + '\n'.join(bad)
 
 def test_data_does_not_need_the_scraper():
     "Loading a dataset must not pull in requests, http.server or the scraper"
     assert 'scrape' not in import_graph()['data']
+
+def notebook_of() -> dict:
+    "module -> the file name of the notebook that exports it (`#| default_exp`)"
+    out = {}
+    for nb in sorted((PKG.parent/'nbs').glob('*.ipynb')):
+        if m := re.search(r'#\|\s*default_exp\s+(\w+)', nb.read_text()): out[m[1]] = nb.name
+    return out
+
+def test_notebooks_in_dependency_order():
+    "a module's notebook comes after the notebooks of every module it imports: the order a reader needs them"
+    nbs, g = notebook_of(), import_graph()
+    assert set(nbs) == set(modules()), set(nbs) ^ set(modules())
+    bad = [f'{nbs[m]} ({m}) imports {t}, whose notebook {nbs[t]} comes later'
+           for m in g for t in g[m] if nbs[t] > nbs[m]]
+    assert not bad, 'renumber the notebooks (then `make prepare`):\n' + '\n'.join(bad)

@@ -1,4 +1,5 @@
-"Using a trained model: load_classifier in a fresh process, `foodcam predict` and `foodcam export`, and the export round trips."
+("Using a trained model: load_classifier in a fresh process, `foodcam predict` and `foodcam export`, and the export "
+ "round trips.")
 import csv, json, os, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
@@ -15,13 +16,16 @@ def trained(tmp_path_factory):
         data, run = tiny_run(tmp)
         learn, _ = run_learner(run)
         files = sorted(data.rglob('*.jpg'))[::4]
-        with learn.removed_cbs([c for c in learn.cbs if isinstance(c, BF16)]): probs, _ = learn.get_preds(dl=food_test_dl(learn.dls, files))
+        with learn.removed_cbs([c for c in learn.cbs if isinstance(c, BF16)]):
+            probs, _ = learn.get_preds(dl=food_test_dl(learn.dls, files))
         yield dict(tmp=tmp, data=data, run=run, learn=learn, files=files, probs=probs)
 
 def _probs_in_subprocess(model, files, cache):
-    code = ("import json, sys\nfrom foodcam.predict import load_classifier\nc = load_classifier(sys.argv[1], bf16=False)\n"
+    code = ("import json, sys\nfrom foodcam.predict import load_classifier\nc = load_classifier(sys.argv[1], "
+            "bf16=False)\n"
             "print(json.dumps([[p.probs[k] for k in c.classes] for p in c.predict_batch(sys.argv[2:])]))")
-    r = subprocess.run([sys.executable, '-c', code, str(model), *map(str, files)], capture_output=True, text=True, timeout=300,
+    r = subprocess.run([sys.executable, '-c', code, str(model), *map(str, files)], capture_output=True, text=True,
+                       timeout=300,
                        env={**os.environ, 'FOODCAM_CACHE': str(cache)})
     assert r.returncode == 0, r.stderr
     return torch.tensor(json.loads(r.stdout.strip().splitlines()[-1]))
@@ -30,7 +34,8 @@ def test_load_classifier_fresh_process_empty_cache(trained, tmp_path):
     "A copy of the run folder, no dataset, an empty FOODCAM_CACHE: the learner's probabilities within 1e-5"
     import shutil
     run = shutil.copytree(trained['run'], tmp_path/'run'); (tmp_path/'empty').mkdir()
-    files = [shutil.copy(f, tmp_path/f'{i}_{Path(f).name}') for i, f in enumerate(trained['files'])]  # photos outside the dataset
+    # photos outside the dataset
+    files = [shutil.copy(f, tmp_path/f'{i}_{Path(f).name}') for i, f in enumerate(trained['files'])]
     probs = _probs_in_subprocess(run, files, tmp_path/'empty')
     assert (probs - trained['probs']).abs().max() <= 1e-5
     assert list((tmp_path/'empty').iterdir()) == []
@@ -41,7 +46,8 @@ def test_predict_folder_with_broken_file(trained, tmp_path):
     r = cli_run('predict', trained['run'], imgs, '--out', tmp_path/'p.csv', '--cam', tmp_path/'cams')
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(open(tmp_path/'p.csv')))
-    assert len(rows) == 7 and list(rows[0]) == ['file', 'label', 'probability', 'topk', 'unknown', 'unknown_score', 'error']
+    assert len(rows) == 7 and list(rows[0]) == ['file', 'label', 'probability', 'topk', 'unknown', 'unknown_score',
+                                                'error']
     bad = [x for x in rows if x['error']]
     assert len(bad) == 1 and bad[0]['file'].endswith('broken.jpg') and bad[0]['label'] == ''
     good = [x for x in rows if not x['error']]
@@ -76,9 +82,11 @@ def test_fastai_export_load_learner(trained, tmp_path):
     import foodcam.predict  # noqa: F401  (makes plum.Function picklable)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore'); trained['learn'].export(tmp_path/'export.pkl')
-    code = ("import sys, json, warnings; warnings.simplefilter('ignore')\nfrom pathlib import Path\nfrom fastai.learner import load_learner\n"
+    code = ("import sys, json, warnings; warnings.simplefilter('ignore')\nfrom pathlib import Path\nfrom "
+            "fastai.learner import load_learner\n"
             "l = load_learner(sys.argv[1]); print(json.dumps(l.predict(Path(sys.argv[2]))[2].tolist()))")
-    r = subprocess.run([sys.executable, '-c', code, str(tmp_path/'export.pkl'), str(trained['files'][0])], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, '-c', code, str(tmp_path/'export.pkl'), str(trained['files'][0])],
+                       capture_output=True, text=True,
                        timeout=300, env={**os.environ, 'FOODCAM_PRECISION': 'fp32'})
     assert r.returncode == 0, r.stderr
     assert (torch.tensor(json.loads(r.stdout.strip().splitlines()[-1])) - trained['probs'][0]).abs().max() <= 1e-5

@@ -1,4 +1,5 @@
-"Real scraped folders never crash the job: verified items, stable splits, logs for files, locks and clear errors (issue 13)."
+("Real scraped folders never crash the job: verified items, stable splits, logs for files, locks and clear errors "
+ "(issue 13).")
 import csv, hashlib, json, os, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -11,7 +12,8 @@ def run(*args, cwd=None, timeout=600, env=None):
 
 def digests(path):
     "Every file under `path` -> sha1 of its bytes"
-    return {p.relative_to(path).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(Path(path).rglob('*')) if p.is_file()}
+    return {p.relative_to(path).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(Path(path).rglob('*')) if p.is_file()}
 
 @pytest.fixture
 def cache(tmp_path):
@@ -24,7 +26,8 @@ def test_demo_on_dirty_and_hostile_folder(tmp_path, cache):
     expect = {f'circle/{k}': v for k, v in make_hostile_images(data/'circle').items() if v}
     expect.update({'circle/notes.txt': 'not_image', 'circle/truncated.jpg': 'broken', 'circle/icon.jpg': 'too_small'})
     before = digests(data)
-    ood = make_image_folder(tmp_path/'ood', classes=('a', 'b', 'c', 'cross'), n=3, size=72)/'cross'  # a shape of none of the classes
+    # a shape of none of the classes
+    ood = make_image_folder(tmp_path/'ood', classes=('a', 'b', 'c', 'cross'), n=3, size=72)/'cross'
     t0 = time.time()
     r = run('demo', data, '--run', tmp_path/'run', '--quick', '--arch', 'resnet18', '--weights', 'random',
             '--epochs', '2', '--size', '64', '--ood', ood, cwd=tmp_path, env=cache)
@@ -35,11 +38,13 @@ def test_demo_on_dirty_and_hostile_folder(tmp_path, cache):
     assert {x['file']: x['reason'] for x in rows} == expect
     assert digests(data) == before  # nothing moved, deleted or rewritten
     info = json.loads((tmp_path/'run'/'run.json').read_text())
-    assert {'verify', 'scratch32', 'frozen', 'finetune', 'unknown', 'ood', 'explain', 'report'} <= set(info['stage_seconds'])
+    assert {'verify', 'scratch32', 'frozen', 'finetune', 'unknown', 'ood', 'explain',
+            'report'} <= set(info['stage_seconds'])
     assert (tmp_path/'run'/'finetune_unknown.safetensors').exists() and (tmp_path/'run'/'unknown.png').exists()
     assert len(list(csv.DictReader((tmp_path/'run'/'unknown.csv').open()))) == 4 and 'photos in' in r.stdout
     page = (tmp_path/'run'/'report.html').read_text()
-    for sid in ('suspects', 'unknown'): assert 'class="missing"' not in page.split(f'id="{sid}"')[1].split('</section>')[0], sid
+    for sid in ('suspects', 'unknown'):
+        assert 'class="missing"' not in page.split(f'id="{sid}"')[1].split('</section>')[0], sid
     assert 'cifar32: skipped' in r.stdout, r.stdout
     assert '  circle: broken 2, empty 1, folder 1, not_image 3, too_big 1, too_small 2' in r.stdout, r.stdout
     print(info['stage_seconds'])
@@ -48,7 +53,9 @@ def test_split_is_stable_when_files_come_and_go(tmp_path, cache, monkeypatch):
     monkeypatch.setenv("FOODCAM_CACHE", cache["FOODCAM_CACHE"])
     from foodcam.data import food_dls
     data = make_image_folder(tmp_path/'ds', ('a', 'b'), n=30, size=40)
-    def sides(): dls = food_dls(data, size=32, bs=4, aug=None, device='cpu'); return {**{f: 'train' for f in dls.train_ds.items}, **{f: 'valid' for f in dls.valid_ds.items}}
+    def sides():
+        dls = food_dls(data, size=32, bs=4, aug=None, device='cpu')
+        return {**{f: 'train' for f in dls.train_ds.items}, **{f: 'valid' for f in dls.valid_ds.items}}
     old = sides()
     gone = [data/'a'/f'a_{i:04d}.jpg' for i in range(5)] + [data/'b'/f'b_{i:04d}.jpg' for i in range(5)]
     for f in gone: f.unlink()
@@ -64,7 +71,8 @@ def test_train_to_a_file_writes_one_line_per_epoch(tmp_path, cache):
     data = make_image_folder(tmp_path/'shapes', n=12, size=40)
     log = tmp_path/'train.log'
     with open(log, 'w') as f:
-        p = subprocess.run([str(Path(sys.executable).parent/'foodcam'), 'train', str(data), '--track', 'scratch32', '--epochs', '3', '--run', str(tmp_path/'r')],
+        p = subprocess.run([str(Path(sys.executable).parent/'foodcam'), 'train', str(data), '--track', 'scratch32',
+                            '--epochs', '3', '--run', str(tmp_path/'r')],
                            stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **cache}, timeout=600)
     txt = log.read_text()
     assert p.returncode == 0, txt
@@ -76,16 +84,22 @@ def test_train_to_a_file_writes_one_line_per_epoch(tmp_path, cache):
 def test_second_train_on_the_same_run_stops_at_once(tmp_path, cache):
     data = make_image_folder(tmp_path/'shapes', n=12, size=40)
     R = tmp_path/'r'; R.mkdir()
-    holder = subprocess.Popen([sys.executable, '-c', f'from foodcam.run import run_lock; import time\nwith run_lock({str(R)!r}): print("locked", flush=True); time.sleep(120)'],
+    holder = subprocess.Popen([sys.executable, '-c', 'from foodcam.run import run_lock; import time\nwith '
+                                                     f'run_lock({str(R)!r}): print("locked", flush=True); '
+                                                     'time.sleep(120)'],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, **cache})
     try:
         assert holder.stdout.readline().strip() == 'locked'
-        t0 = time.time(); r = cli_run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache); dt = time.time() - t0
-        assert r.returncode == 1 and 'is in use by another foodcam process' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+        t0 = time.time()
+        r = cli_run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache)
+        dt = time.time() - t0
+        assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+        assert 'is in use by another foodcam process' in r.stderr, r.stderr
         assert sorted(p.name for p in R.iterdir()) == ['.lock'], list(R.iterdir())  # nothing written
         print(f'refused in {dt:.1f}s')
     finally: holder.kill(); holder.wait()
-    r = cli_run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache)  # the holder died: its lock is taken over
+    # the holder died: its lock is taken over
+    r = cli_run('train', data, '--track', 'scratch32', '--epochs', '1', '--run', R, env=cache)
     assert r.returncode == 0, r.stderr
     assert not (R/'.lock').exists() and (R/'scratch32_metrics.json').exists()
 

@@ -1,4 +1,5 @@
-"The scraper against a fake DuckDuckGo on 127.0.0.1: a whole run, a second run, and runs killed with SIGKILL then resumed."
+("The scraper against a fake DuckDuckGo on 127.0.0.1: a whole run, a second run, and runs killed with SIGKILL then "
+ "resumed.")
 import hashlib, os, signal, subprocess, sys, time, warnings
 from pathlib import Path
 import pytest
@@ -10,7 +11,9 @@ QUERIES = {'circle': ['red circle', 'round thing'], 'square': 'green square'}
 KW = dict(timeout=0.5, max_bytes=100_000, backoff=0.01)
 
 def sha1(p): return hashlib.sha1(Path(p).read_bytes()).hexdigest()
-def images(path): return sorted(p.relative_to(path).as_posix() for p in Path(path).rglob('*') if p.is_file() and p.name != 'manifest.csv')
+def images(path):
+    return sorted(p.relative_to(path).as_posix() for p in Path(path).rglob('*') if p.is_file()
+                  and p.name != 'manifest.csv')
 
 def check_consistent(path):
     "No partial or temporary file; every kept manifest row is a complete file with its SHA-1; every file decodes"
@@ -48,9 +51,12 @@ def test_scrape_env_base_url(tmp_path, monkeypatch):
 
 def test_scrape_errors(tmp_path):
     with FakeDDG(throttle=(403,)*9) as fake:
-        with pytest.raises(ScrapeError, match='still failing after 3 attempts'): scrape(tmp_path/'s', {'c': 'red circle'}, base=fake.url, retries=2, backoff=0.01, progress=False)
-        with pytest.raises(ScrapeError, match='without a search token'): scrape(tmp_path/'s', {'c': 'notoken'}, base=fake.url, progress=False)
-        with pytest.raises(ScrapeError, match='changed its answer'): scrape(tmp_path/'s', {'c': 'changed'}, base=fake.url, progress=False)
+        with pytest.raises(ScrapeError, match='still failing after 3 attempts'):
+            scrape(tmp_path/'s', {'c': 'red circle'}, base=fake.url, retries=2, backoff=0.01, progress=False)
+        with pytest.raises(ScrapeError, match='without a search token'):
+            scrape(tmp_path/'s', {'c': 'notoken'}, base=fake.url, progress=False)
+        with pytest.raises(ScrapeError, match='changed its answer'):
+            scrape(tmp_path/'s', {'c': 'changed'}, base=fake.url, progress=False)
 
 SCRIPT = '''import sys, warnings; warnings.simplefilter("ignore")
 from pathlib import Path
@@ -60,7 +66,8 @@ scrape(Path(sys.argv[1]), {"circle": ["red circle", "round thing"], "square": "g
 print("DONE")'''
 
 def start(path, url):
-    return subprocess.Popen([sys.executable, '-c', SCRIPT, str(path), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, '-c', SCRIPT, str(path), url], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 def wait_rows(path, n, proc, limit=90):
     t0 = time.time()
@@ -71,7 +78,8 @@ def wait_rows(path, n, proc, limit=90):
     raise AssertionError('scrape made no progress')
 
 def test_kill_and_resume(tmp_path):
-    "SIGKILL a scrape twice in the middle of slow downloads; nothing partial remains, nothing is lost, a resume finishes it"
+    """SIGKILL a scrape twice in the middle of slow downloads; nothing partial remains, nothing is lost, a resume
+    finishes it"""
     _, _, expected = fake_catalog()
     path = tmp_path/'shapes'
     with FakeDDG(delay=0.25, slow=2, throttle=()) as fake:

@@ -1,4 +1,5 @@
-"""The committed tutorials (`nbs/tutorials/`) and `nbs/index.ipynb` hold their outputs: every figure, under 3 MB, from the current package source.
+"""The committed tutorials (`nbs/tutorials/`) and `nbs/index.ipynb` hold their outputs: every figure, under 3 MB, from
+the current package source.
 
 Fast and needs no data: it reads the notebooks as JSON. `make notebooks` (tools/run_notebooks.py) writes the outputs."""
 import json, shutil, sys
@@ -17,7 +18,8 @@ def test_tutorials_listed():
     assert {str(p.relative_to(ROOT)) for p in TUTORIALS} <= set(NOTEBOOKS)
     for p in TUTORIALS:
         src = ''.join(''.join(c['source']) for c in json.loads(p.read_text())['cells'])
-        assert '#| default_exp' not in src and '#| export' not in src, f'{p.name} must not export: tutorials are not part of the package'
+        assert '#| default_exp' not in src and '#| export' not in src, (f'{p.name} must not export: tutorials are not '
+                                                                        'part of the package')
 
 @pytest.mark.parametrize('nb', NOTEBOOKS)
 def test_outputs_current(nb):
@@ -28,19 +30,24 @@ def test_outputs_current(nb):
 def test_tutorial_figures_declared():
     "Each tutorial declares figures, so the check above has something to check"
     for p in TUTORIALS:
-        n = sum(bool(FIGURE.match(''.join(c['source']))) for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code')
+        n = sum(bool(FIGURE.match(''.join(c['source']))) for c in json.loads(p.read_text())['cells']
+                if c['cell_type'] == 'code')
         assert n >= 3, f'{p.name}: only {n} `# figure:` cells'
 
 def test_stale_outputs_detected(tmp_path):
-    "Changing an exported function without re-running the notebooks fails, saying to run `make notebooks` (on copies, never the real files)"
+    """Changing an exported function without re-running the notebooks fails, saying to run `make notebooks` (on copies,
+    never the real files)"""
     pkg = tmp_path/'foodcam'; shutil.copytree(ROOT/'foodcam', pkg, ignore=shutil.ignore_patterns('__pycache__'))
     nb = tmp_path/'01_lab.ipynb'; shutil.copy(ROOT/NOTEBOOKS[0], nb)
-    assert recorded_sha1(json.loads(nb.read_text())) == source_sha1(pkg), 'the committed lab is stale already: run `make notebooks`'
+    assert recorded_sha1(json.loads(nb.read_text())) == source_sha1(pkg), ('the committed lab is stale already: run '
+                                                                           '`make notebooks`')
     assert check_notebook(nb, pkg) == []
-    f = pkg/'cam.py'; f.write_text(f.read_text().replace('def denorm(', 'def denorm(  ', 1))  # an edit to an exported function
+    # an edit to an exported function
+    f = pkg/'cam.py'; f.write_text(f.read_text().replace('def denorm(', 'def denorm(  ', 1))
     bad = check_notebook(nb, pkg)
     assert len(bad) == 1 and 'stale' in bad[0] and 'make notebooks' in bad[0], bad
-    (pkg/'_modidx.py').write_text('# nbdev writes this index: not part of the hash\n'); f.write_text((ROOT/'foodcam'/'cam.py').read_text())
+    (pkg/'_modidx.py').write_text('# nbdev writes this index: not part of the hash\n')
+    f.write_text((ROOT/'foodcam'/'cam.py').read_text())
     assert check_notebook(nb, pkg) == []
 
 def test_missing_figure_detected(tmp_path):

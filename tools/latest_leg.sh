@@ -40,5 +40,5 @@ n=$(( $(nproc) < 2 ? 1 : 2 ))
 OMP_NUM_THREADS=$(( $(nproc) / n )) "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider -n $n --dist loadfile --ignore tests/test_tutorials.py
 stamp "pytest"
 rm -rf runs/latest-leg-food3  # a finished track is not trained again: start afresh
-"$VENV/bin/foodcam" demo --data "$DATA/food3" --quick --epochs 1 --run runs/latest-leg-food3
+"$VENV/bin/foodcam" demo "$DATA/food3" --quick --epochs 1 --run runs/latest-leg-food3
 stamp "one-epoch demo"
