@@ -42,8 +42,7 @@ def test_find_cycle():
 def test_no_import_cycle():
     c = find_cycle(import_graph())
     assert c is None, ('import cycle: ' + ' -> '.join(c) + '. Move what both modules need down into the lower one '
-                       '(see the ladder: core -> data -> train -> cifar/weights -> transfer -> cam -> explain -> '
-                       'experiments -> pipeline -> report/cli)')
+                       '(ARCHITECTURE.md draws the ladder; the notebooks are numbered in its order)')
 
 def test_no_private_imports():
     bad = [f'foodcam/{m}.py:{line} imports {n} from foodcam.{t}' for m, p in modules().items()
