@@ -20,7 +20,7 @@ from .data import food_dls, check_dataset, per_class_sample
 from .train import read_meta
 from .transfer import transfer_learner, features_dls, torch_threads, extract_features, cached_features, Mirrored
 from .transfer import HEAD_LR, body_weights
-from .experiments import RECIPES, recipe_dls
+from .experiments import RECIPES, ALL_RECIPES, recipe_dls, recipe_weights
 from .run import Run
 from .cifar import cifar_learner, cifar_net, cifar_arch_args, body_channels, cut_transfer, plot_cut_transfer
 from .tracks import fit_bs
@@ -134,7 +134,7 @@ def budget_recipe(name: str, # a key of `foodcam.experiments.RECIPES`
 
 # %% ../nbs/14_budget.ipynb 15
 def run_budget(data, # dataset folder: one sub-folder of images per class
-               recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
+               recipes=ALL_RECIPES, # names in `RECIPES`
                seconds: float=300, # the budget of each run
                eval_at=(60, 120), # budget seconds to evaluate at (besides stage ends and the stop)
                seeds: int=2, # runs per recipe (training seeds `seed`, `seed+1`, ...)
@@ -336,7 +336,7 @@ def budget_ladder(seconds: float, # the budget of each run
 
 # %% ../nbs/14_budget.ipynb 36
 def budget_points(data, # dataset folder
-                  recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
+                  recipes=ALL_RECIPES, # names in `RECIPES`
                   n_per_class=(None,), # data budgets: training photos per class, None for all
                   weights=None, # Xception weights file; 'random' for no pretraining
                   # per-recipe arguments over `budget_plan`'s, e.g. {'lab': {'epochs': (10, 1)}}
@@ -345,7 +345,7 @@ def budget_points(data, # dataset folder
                  ) -> pd.DataFrame:
     "`run_budget` at each data budget with `budget_plan`'s epochs; the points of all runs"
     def kw(n, r):
-        return {**budget_plan(n)[r], **body_weights(weights, r in ('lab', 'fastai')), **(recipe_kw or {}).get(r, {})}
+        return {**budget_plan(n)[r], **recipe_weights(r, weights), **(recipe_kw or {}).get(r, {})}
     return pd.concat([run_budget(data, recipes, n_per_class=n, recipe_kw={r: kw(n, r) for r in recipes},
                                  **kwargs) for n in n_per_class],
                      ignore_index=True)
@@ -393,7 +393,7 @@ def _save_png(fig, fname):
 
 def budget_run(data, # dataset folder: one sub-folder of images per class
                run=None, # run folder; `runs/<dataset name>` if None
-               recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
+               recipes=ALL_RECIPES, # names in `RECIPES`
                n_per_class=(None,), # data budgets: training photos per class, None for all
                seconds: float=300, # CPU seconds of each run
                eval_at=(60, 120), # budget seconds with a validation point on the way

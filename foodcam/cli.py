@@ -232,15 +232,14 @@ def train_cmd(dataset: Param(DATASET_HELP, str),
 def _recipes(dataset, recipes, run, seeds, quick, seed, weights=None):
     "The experiment table of `foodcam.experiments` into the run folder"
     from foodcam.core import profile
-    from foodcam.experiments import run_experiments, RECIPES
-    from foodcam.transfer import body_weights
+    from foodcam.experiments import run_experiments, RECIPES, recipe_weights
     from foodcam.run import Run
     names = parse_csv(recipes, opt='--recipes')
     if bad := [r for r in names if r not in RECIPES]:
         raise UserError(f'unknown recipe(s) {", ".join(bad)}: choose from {", ".join(RECIPES)}')
     out = Run(run, dataset).prepare(dataset, seed)
     # a file is an Xception's; 'random': no pretraining for any body
-    kw = {r: body_weights(weights, r != 'effnet') for r in names}
+    kw = {r: recipe_weights(r, weights) for r in names}
     df = run_experiments(dataset, recipes=names, seeds=seeds, profile=profile(quick), out=out.path, seed=seed,
                          recipe_kw=kw)
     print(df.to_string()); print(f'table: {out.file("experiments")}')
@@ -303,7 +302,7 @@ def budget_cmd(dataset: Param(DATASET_HELP, str),
                        weights=weights, threads=threads)
     for f in files: print(f)
 
-# %% ../nbs/21_cli.ipynb 22
+# %% ../nbs/21_cli.ipynb 23
 @command('explain')
 @call_parse
 def explain_cmd(legacy_run: Param('deprecated: use --run', str, opt=False, nargs='?')=None,
@@ -317,7 +316,7 @@ def explain_cmd(legacy_run: Param('deprecated: use --run', str, opt=False, nargs
     from foodcam.interpret import explain_run
     for f in explain_run(run, track, n_faith=n_faith): print(f)
 
-# %% ../nbs/21_cli.ipynb 23
+# %% ../nbs/21_cli.ipynb 24
 @command('report')
 @call_parse
 def report_cmd(legacy_runs: Param('deprecated: use --run', str, opt=False, nargs='*')=None,
@@ -329,7 +328,7 @@ def report_cmd(legacy_runs: Param('deprecated: use --run', str, opt=False, nargs
     if not runs: _run_of('report', None, None)
     print(build_report(runs, out))
 
-# %% ../nbs/21_cli.ipynb 24
+# %% ../nbs/21_cli.ipynb 25
 @command('demo')
 @call_parse
 def demo_cmd(dataset: Param(DATASET_HELP + '; without it foodcam scrapes the default classes (needs internet)', str,
@@ -350,7 +349,7 @@ def demo_cmd(dataset: Param(DATASET_HELP + '; without it foodcam scrapes the def
         raise UserError(f'no folder {ood}: --ood takes a folder of photos of none of the classes')
     demo(dataset, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size, ood=ood)
 
-# %% ../nbs/21_cli.ipynb 26
+# %% ../nbs/21_cli.ipynb 27
 @command('predict')
 @call_parse
 def predict_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),
@@ -384,7 +383,7 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
               f'{clf.unknown.operating_point()}')
     return 0 if ok else 1
 
-# %% ../nbs/21_cli.ipynb 27
+# %% ../nbs/21_cli.ipynb 28
 @command('export')
 @call_parse
 def export_cmd(out: Param('destination .safetensors (its JSON metadata is written beside it)', str),
@@ -406,7 +405,7 @@ def export_cmd(out: Param('destination .safetensors (its JSON metadata is writte
     Run(run).check()  # a folder that is not a run: the message says what to do
     for f in export_classifier(run, out, track, onnx=onnx, pkl=pkl): print(f)
 
-# %% ../nbs/21_cli.ipynb 28
+# %% ../nbs/21_cli.ipynb 29
 @command('app')
 @call_parse
 def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pkl', str),

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from fastcore.basics import patch, store_attr
 from fastcore.foundation import L
+from fastcore.meta import delegates
 from fastai.callback.core import Callback
 from fastai.learner import Learner
 # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
@@ -22,14 +23,14 @@ from .core import set_seed, offline, online, as_profile
 from .train import FreezeBNStats, FreezeBNParams, EpochCurves, StageInfo
 from .data import food_dls, sample_epochs
 from .weights import load_backbone_weights, WeightsNotFound
-from .transfer import transfer_learner, fit_frozen, fit_finetune, find_lr, HEAD_LR, FT_LR_DIV
+from .transfer import transfer_learner, fit_frozen, fit_finetune, find_lr, HEAD_LR, FT_LR_DIV, body_weights
 from .run import Run
 
 # %% auto 0
-__all__ = ['FASTAI_BASE_LR', 'EFFNET_LRS', 'RECIPE_BUDGETS', 'RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem', 'StageStats',
-           'lab_learner', 'fit_lab', 'effnet_arch', 'effnet_learner', 'fit_effnet', 'fastai_learner', 'fit_fastai',
-           'Recipe', 'recipe_dls', 'run_recipe', 'summarize_runs', 'overlap_notes', 'md_table', 'plot_experiments',
-           'run_experiments', 'write_experiments']
+__all__ = ['FASTAI_BASE_LR', 'EFFNET_LRS', 'RECIPE_BUDGETS', 'RECIPES', 'ALL_RECIPES', 'sched_exp_decay', 'rss_mb', 'PeakMem',
+           'StageStats', 'lab_learner', 'fit_lab', 'effnet_arch', 'effnet_learner', 'fit_effnet', 'fastai_learner',
+           'fit_fastai', 'Recipe', 'recipe_weights', 'recipe_dls', 'run_recipe', 'summarize_runs', 'overlap_notes',
+           'md_table', 'plot_experiments', 'run_experiments', 'write_experiments']
 
 # %% ../nbs/12_experiments.ipynb 5
 def sched_exp_decay(lr0, # starting learning rate (a float, or an array: one per layer group)
@@ -181,13 +182,12 @@ def fit_effnet(learn: Learner, # a frozen transfer learner (`effnet_learner`)
     return learn
 
 # %% ../nbs/12_experiments.ipynb 24
+@delegates(lab_learner)
 def fastai_learner(dls, # image DataLoaders
-                   arch: str|None=None, # timm body; legacy_xception if None
-                   weights=None, # body weights file; found offline if None
-                   pretrained: bool=True, # False: random weights
+                   **kwargs, # `lab_learner`'s: the same body
                   ) -> Learner:
     "A transfer learner with fastai's default BatchNorm behaviour: `train_bn=True`, statistics updated in training"
-    learn = transfer_learner(dls, arch or 'legacy_xception', weights, pretrained)
+    learn = lab_learner(dls, **kwargs)
     learn.remove_cb(FreezeBNStats)
     learn.train_bn, learn.opt = True, None
     learn.freeze()
@@ -215,14 +215,22 @@ class Recipe:
     "A row of `RECIPES`: a named way to train a transfer learner"
     name: str # its name in the tables
     aug: str|None # `foodcam.data.food_dls`' augmentation preset
-    learner: Callable # `learner(dls, arch, weights, pretrained)` -> a Learner
+    learner: Callable # `learner(dls, arch=, weights=, pretrained=)` -> a Learner
     fit: Callable # `fit(learn, profile, epochs, lrs, cbs, ...)` -> the learner
     cached: bool=False # the head trains on cached features
+    xception: bool=True # its body is the Xception, so a `--weights` file (an Xception's) is for it
 
 RECIPES = {r.name: r for r in [
     Recipe('lab', 'fastai', lab_learner, fit_lab, cached=True),
-    Recipe('effnet', 'effnet', effnet_learner, fit_effnet),
+    Recipe('effnet', 'effnet', effnet_learner, fit_effnet, xception=False),
     Recipe('fastai', 'fastai', fastai_learner, fit_fastai)]}
+ALL_RECIPES = tuple(RECIPES)  # the default of every comparison: a new row of `RECIPES` joins them all
+
+def recipe_weights(name: str, # a key of `RECIPES`
+                   weights=None, # the `--weights` given: an Xception's file, 'random' or None
+                  ) -> dict:
+    "The body arguments of recipe `name` for `--weights` (`body_weights`: the file only where the body is the Xception)"
+    return body_weights(weights, RECIPES[name].xception)
 
 def recipe_dls(name: str, # a key of `RECIPES`
                data, # dataset folder
@@ -251,7 +259,7 @@ def run_recipe(name: str, # a key of `RECIPES`
     r, b = RECIPES[name], _budget(name, profile)
     set_seed(seed)
     dls = recipe_dls(name, data, seed, size, bs, split_seed, n=epoch_items or b['epoch_items'])
-    learn = r.learner(dls, arch, weights, pretrained)
+    learn = r.learner(dls, arch=arch, weights=weights, pretrained=pretrained)
     stats = StageStats(arch=learn.arch, weights=str(learn.weights_source))
     png = None if out is None else Run(out).file('lr_find', recipe=name, stage='frozen', seed=seed)
     if png is not None: png.parent.mkdir(parents=True, exist_ok=True)
@@ -337,7 +345,7 @@ def plot_experiments(curves: dict, # {(recipe, seed): `learn.curves`}
 
 # %% ../nbs/12_experiments.ipynb 42
 def run_experiments(data, # dataset folder: one sub-folder of images per class
-                    recipes=('lab', 'effnet', 'fastai'), # names in `RECIPES`
+                    recipes=ALL_RECIPES, # names in `RECIPES`
                     seeds: int=1, # runs per recipe (training seeds `seed`, `seed+1`, ...)
                     # a `foodcam.core.Profile` or its name: whose budgets (`RECIPE_BUDGETS`); the full ones if None
                     profile=None,

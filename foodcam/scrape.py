@@ -8,7 +8,7 @@ import os, re, io, csv, time, hashlib, warnings
 from pathlib import Path
 import numpy as np, requests
 from PIL import Image, ImageFile, UnidentifiedImageError
-from fastcore.basics import store_attr, listify, ifnone
+from fastcore.basics import listify, ifnone
 from fastprogress.fastprogress import progress_bar
 from .compat import import_extra
 from .core import data_dir, atomic_write, IMAGE_FORMATS, IMAGE_EXTS
@@ -18,7 +18,8 @@ __all__ = ['CIFAR10', 'CIFAR100', 'HEADERS', 'RETRY_CODES', 'EXTS', 'MANIFEST_CO
            'check_classes', 'ScrapeError', 'ddg_url', 'get_retry', 'ddg_filters', 'ddg_token', 'ddg_image_urls',
            'FetchError', 'decode_image', 'fetch_image', 'remove_partials', 'append_manifest', 'read_manifest', 'dhash',
            'hamming', 'dataset_files', 'union_groups', 'find_duplicates', 'scrape', 'scrape_summary', 'check_file',
-           'move_file', 'clean', 'append_log', 'undo_clean', 'quarantine', 'Reviewer', 'review']
+           'move_file', 'clean', 'append_log', 'undo_clean', 'quarantine', 'thumb_jpeg', 'ThumbPages', 'Reviewer',
+           'review']
 
 # %% ../nbs/02_scrape.ipynb 5
 CIFAR10 = 'airplane automobile bird cat deer dog frog horse ship truck'.split()
@@ -473,52 +474,76 @@ def quarantine(path, # the dataset folder
     return log
 
 # %% ../nbs/02_scrape.ipynb 55
-class Reviewer:
+def thumb_jpeg(f, # an image file
+               side: int=128, # the thumbnail's longest side
+              ) -> bytes:
+    "JPEG bytes of a thumbnail of `f` (decoded at a reduced size: a page of large photos shows fast)"
+    im = Image.open(f); im.draft('RGB', (side, side)); im = im.convert('RGB'); im.thumbnail((side, side))
+    b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
+
+class ThumbPages:
+    """Pages of thumbnails, a checkbox each, and a button that acts on the ticked ones: the one review widget, which
+    `Reviewer` (a class folder) and `foodcam.suspects.SuspectReviewer` (the suspects) fill"""
+    button, noun = 'Apply checked', 'photos'
+    def __init__(self, per_page: int=12, # thumbnails per page
+                 thumb: int=128, # thumbnail side
+                 tools=(), # more widgets for the top row, before the page buttons
+                ):
+        W = import_extra('ipywidgets', 'review')  # notebook-only
+        self.W, self.per_page, self.thumb, self.page = W, per_page, thumb, 0
+        self.btn, self.prev, self.next = W.Button(description=self.button), W.Button(description='<'), \
+                                         W.Button(description='>')
+        self.btn.on_click(lambda _: self.apply())
+        self.prev.on_click(lambda _: self.show(self.page - 1)); self.next.on_click(lambda _: self.show(self.page + 1))
+        self.info = W.Label()
+        self.grid = W.GridBox(layout=W.Layout(grid_template_columns=f'repeat(6, {thumb+40}px)'))
+        self.widget = W.VBox([W.HBox([*tools, self.prev, self.next, self.btn, self.info]), self.grid])
+
+    def items(self) -> list: raise NotImplementedError  # what is left to review, in order
+    def file(self, it) -> Path: return it  # an item's image file
+    def caption(self, it) -> str: return Path(it).name  # the checkbox's text
+    def name(self, it) -> str|None: return None  # a line under the thumbnail, if any
+    def ticked(self, it) -> bool: return False  # the checkbox's first state
+    def act(self, ticked: list) -> list: raise NotImplementedError  # apply to the ticked items; the log
+
+    def show(self, page: int|None=None):
+        "Show `page` (the current one if None) of what is left"
+        its, n, W = self.items(), self.per_page, self.W
+        self.page = min(max(self.page if page is None else page, 0), max((len(its) - 1) // n, 0))
+        self.shown = its[self.page*n:(self.page+1)*n]
+        self.checks = [W.Checkbox(value=self.ticked(it), description=self.caption(it), indent=False)
+                       for it in self.shown]
+        self.grid.children = [W.VBox([W.Image(value=thumb_jpeg(self.file(it), self.thumb))] +
+                                     ([W.Label(t)] if (t := self.name(it)) else []) + [c])
+                              for it, c in zip(self.shown, self.checks)]
+        self.info.value = f'{len(its)} {self.noun}, page {self.page + 1}'
+
+    def apply(self) -> list:
+        "Act on the ticked items of this page (undo with `undo_clean`) and refresh"
+        log = self.act([it for it, c in zip(self.shown, self.checks) if c.value]); self.show(); return log
+
+    def _ipython_display_(self):
+        from IPython.display import display; display(self.widget)
+
+class Reviewer(ThumbPages):
     "A page of thumbnails of one label of a dataset, with a checkbox each and a button to quarantine the checked ones"
+    button = 'Quarantine checked'
     def __init__(self, path, # the dataset folder
                  label: str|None=None, # the class folder; the first if None
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        W = import_extra('ipywidgets', 'scrape')  # notebook-only
-        store_attr(); self.path = Path(path); self.W = W
-        self.labels = sorted({f.parent.name for f in dataset_files(self.path)})
-        self.label, self.page = label or self.labels[0], 0
+        self.path = Path(path); self.labels = sorted({f.parent.name for f in dataset_files(self.path)})
+        self.label = label or self.labels[0]
+        W = import_extra('ipywidgets', 'review')
         self.dd = W.Dropdown(options=self.labels, value=self.label, description='label')
-        self.dd.observe(lambda c: self.show(c['new'], 0), 'value')
-        self.btn, self.prev, self.next = W.Button(description='Quarantine checked'), W.Button(description='<'), \
-                                         W.Button(description='>')
-        self.btn.on_click(lambda _: self.apply())
-        self.prev.on_click(lambda _: self.show(self.label, max(self.page - 1, 0)))
-        self.next.on_click(lambda _: self.show(self.label, self.page + 1))
-        self.grid = W.GridBox(layout=W.Layout(grid_template_columns=f'repeat(6, {thumb+10}px)'))
-        self.widget = W.VBox([W.HBox([self.dd, self.prev, self.next, self.btn]), self.grid])
-        self.show(self.label, 0)
+        self.dd.observe(lambda c: self.show_label(c['new']), 'value')
+        super().__init__(per_page, thumb, tools=[self.dd]); self.show(0)
 
     def files(self): return [f for f in dataset_files(self.path, IMAGE_EXTS) if f.parent.name == self.label]
-    def _thumb(self, f):
-        im = Image.open(f)
-        im.draft('RGB', (self.thumb, self.thumb))
-        im = im.convert('RGB')
-        im.thumbnail((self.thumb, self.thumb))
-        b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
-
-    def show(self, label, page):
-        "Show `page` of `label`'s images"
-        self.label = label; fs = self.files()
-        self.page = min(page, max((len(fs) - 1) // self.per_page, 0))
-        self.shown = fs[self.page*self.per_page:(self.page+1)*self.per_page]
-        self.checks = [self.W.Checkbox(description=f.name, indent=False) for f in self.shown]
-        self.grid.children = [self.W.VBox([self.W.Image(value=self._thumb(f)), c]) for f, c in zip(self.shown,
-                                                                                                   self.checks)]
-
-    def apply(self):
-        "Quarantine the checked images and refresh the page"
-        log = quarantine(self.path, [f for f, c in zip(self.shown, self.checks) if c.value])
-        self.show(self.label, self.page); return log
-
-    def _ipython_display_(self):
-        from IPython.display import display; display(self.widget)
+    items = files
+    def act(self, ticked): return quarantine(self.path, ticked)
+    def show_label(self, label: str): self.label = label; self.show(0)
 
 def review(path, # the dataset folder
            label: str|None=None, # class to start with

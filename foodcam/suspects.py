@@ -11,16 +11,17 @@ from PIL import Image
 from fastcore.basics import store_attr, patch
 from .core import cache_dir, atomic_path
 from .data import food_items, food_splitter, food_dls, load_rgb
-from .scrape import quarantine, move_file, append_log, union_groups
+from .scrape import quarantine, move_file, append_log, union_groups, ThumbPages
 from .transfer import load_body, weights_id, body_learner, features_dls, extract_features, Mirrored
+from .openset import Mahalanobis, KNN
 from .run import Run
 
 # %% auto 0
 __all__ = ['PRECISION_GOAL', 'LIKELY_CUT', 'LABEL_PRECISION', 'KIND_PRECISION', 'OFFTOPIC', 'KINDS', 'REASONS', 'CONFIDENCES',
            'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs', 'label_issues',
-           'label_precision', 'expected_wrong', 'label_confidence', 'ConcatFeatures', 'strong_features',
-           'oof_mahalanobis', 'oof_knn', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects',
-           'apply_suspects', 'SuspectReviewer']
+           'label_precision', 'expected_wrong', 'label_confidence', 'ConcatFeatures', 'strong_features', 'oof_score',
+           'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects',
+           'SuspectReviewer']
 
 # %% ../nbs/19_suspects.ipynb 6
 def file_sha1(f, # a file
@@ -202,34 +203,15 @@ def strong_features(weights=None,
                                            mirror=True, **kwargs))
 
 # %% ../nbs/19_suspects.ipynb 20
-def oof_mahalanobis(x: np.ndarray, # N x C features
-                    y: np.ndarray, # N integer labels
-                    k: int=5, # folds
-                    dim: int=64, # PCA dimensions kept before the covariance
-                    seed: int=0, # fold seed
-                   ) -> np.ndarray:
-    "Out-of-fold Mahalanobis distance to the nearest class mean (shared Ledoit-Wolf covariance after PCA)"
-    from sklearn.covariance import LedoitWolf  # sklearn: heavy, only for this score
-    from sklearn.decomposition import PCA
-    x, d = l2norm(x), np.zeros(len(y))
-    for tr, te in cv_folds(y, k, seed):
-        pca = PCA(min(dim, len(tr) - 1, x.shape[1]), random_state=seed).fit(x[tr])
-        a, b = pca.transform(x[tr]), pca.transform(x[te])
-        cls = np.unique(y[tr]); mu = np.stack([a[y[tr] == c].mean(0) for c in cls])
-        prec = LedoitWolf().fit(a - mu[np.searchsorted(cls, y[tr])]).precision_
-        diff = b[:, None] - mu[None]
-        d[te] = np.einsum('ncd,de,nce->nc', diff, prec, diff).min(1)
-    return np.sqrt(d)
-
-def oof_knn(x: np.ndarray, # N x C features
-            y: np.ndarray, # N integer labels (only for the stratified folds)
-            k: int=5, # folds
-            nn: int=1, # neighbours averaged
-            seed: int=0, # fold seed
-           ) -> np.ndarray:
-    "Out-of-fold cosine distance to the `nn` nearest photos of the other folds, whatever their class"
-    xn, d = l2norm(x).astype(np.float32), np.zeros(len(y))
-    for tr, te in cv_folds(y, k, seed): d[te] = 1 - np.sort(xn[te] @ xn[tr].T, 1)[:, -nn:].mean(1)
+def oof_score(method, # a `foodcam.openset.OpenSetScore` on features (`Mahalanobis`, `KNN`): fit, then score
+              x: np.ndarray, # N x C features
+              y: np.ndarray, # N integer labels
+              k: int=5, # folds
+              seed: int=0, # fold seed
+             ) -> np.ndarray:
+    "Out-of-fold scores of an open-set `method`: fitted on the other folds' photos, scoring each fold's"
+    xt, yt, d = torch.from_numpy(np.asarray(x, dtype=np.float32)), torch.as_tensor(y), np.zeros(len(y))
+    for tr, te in cv_folds(y, k, seed): d[te] = method.fit(xt[tr], None, yt[tr]).score(xt[te], None).numpy()
     return d
 
 def oof_centroid(x: np.ndarray, # N x C features
@@ -244,7 +226,10 @@ def oof_centroid(x: np.ndarray, # N x C features
         d[te] = 1 - (xn[te] @ mu.T).max(1)
     return d
 
-OFFTOPIC = {'centroid': oof_centroid, 'knn': oof_knn, 'mahalanobis': oof_mahalanobis}
+OFFTOPIC = {  # name -> score(x, y, k, seed) of each photo, out of fold: the higher, the further from every class
+    'centroid': oof_centroid,
+    'knn': lambda x, y, k=5, seed=0: oof_score(KNN(1), x, y, k, seed),  # the nearest photo of the other folds
+    'mahalanobis': lambda x, y, k=5, seed=0: np.sqrt(oof_score(Mahalanobis(normalize=True), x, y, k, seed))}
 
 def robust_z(s: np.ndarray) -> np.ndarray:
     "How many robust standard deviations (1.4826 MAD) each score lies above the median"
@@ -464,50 +449,29 @@ def apply_suspects(path, # the dataset folder the suspects were found in
     return log
 
 # %% ../nbs/19_suspects.ipynb 38
-def _thumb(f, side):
-    import io
-    im = load_rgb(f, draft=side); im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
-
-class SuspectReviewer:
+class SuspectReviewer(ThumbPages):
     "The suspects as thumbnails with their proposed fix and a ticked checkbox each; a button applies the ticked fixes"
+    noun = 'suspects left'
     def __init__(self, suspects: Suspects, # from `find_suspects`
                  per_page: int=12, # thumbnails per page
                  thumb: int=128, # thumbnail side
                 ):
-        from foodcam.compat import import_extra; W = import_extra('ipywidgets', 'review')  # notebook-only
-        store_attr(); self.W, self.page, self.applied = W, 0, []
-        self.btn, self.prev, self.next = W.Button(description='Apply checked'), W.Button(description='<'), \
-                                         W.Button(description='>')
-        self.btn.on_click(lambda _: self.apply())
-        self.prev.on_click(lambda _: self.show(self.page - 1)); self.next.on_click(lambda _: self.show(self.page + 1))
-        self.info = W.Label()
-        self.grid = W.GridBox(layout=W.Layout(grid_template_columns=f'repeat(6, {thumb+40}px)'))
-        self.widget = W.VBox([W.HBox([self.prev, self.next, self.btn, self.info]), self.grid])
-        self.show(0)
+        self.suspects, self.applied = suspects, []
+        super().__init__(per_page, thumb); self.show(0)
 
     def rows(self) -> pd.DataFrame:
         "The suspects not applied yet"
         done = {m['src'] for m in self.applied}
         return self.suspects.df[~self.suspects.df.file.isin(done)]
 
-    def show(self, page: int):
-        "Show `page` of the remaining suspects"
-        df, n = self.rows(), self.per_page
-        self.page = min(max(page, 0), max((len(df) - 1) // n, 0))
-        self.shown = df.iloc[self.page*n:(self.page+1)*n]
-        W = self.W
-        self.checks = [W.Checkbox(value=r.confidence == 'likely', description=_caption(r),
-                                  indent=False) for r in self.shown.itertuples()]
-        self.grid.children = [W.VBox([W.Image(value=_thumb(self.suspects.path/r.file, self.thumb)),
-                                      W.Label(Path(r.file).name), c])
-                              for r, c in zip(self.shown.itertuples(), self.checks)]
-        self.info.value = f'{len(df)} suspects left, page {self.page + 1}'
+    def items(self): return list(self.rows().itertuples())
+    def file(self, r): return self.suspects.path/r.file
+    def caption(self, r): return _caption(r)
+    def name(self, r): return Path(r.file).name
+    def ticked(self, r): return r.confidence == 'likely'
+    def act(self, ticked) -> list:
+        "Apply the ticked fixes (undo with `undo_clean`)"
+        log = apply_suspects(self.suspects.path, self.suspects.df.loc[[r.Index for r in ticked]],
+                             confidence=CONFIDENCES)
+        self.applied += log; return log
 
-    def apply(self) -> list:
-        "Apply the ticked fixes of this page (undo with `undo_clean`) and refresh"
-        # what the reviewer ticked
-        log = apply_suspects(self.suspects.path, self.shown[[c.value for c in self.checks]], confidence=CONFIDENCES)
-        self.applied += log; self.show(self.page); return log
-
-    def _ipython_display_(self):
-        from IPython.display import display; display(self.widget)
