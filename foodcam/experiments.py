@@ -94,7 +94,8 @@ class StageStats(Callback):
         eps, si = self.learn.curves[self.n0:], getattr(self.learn, 'stage_info', None)
         n_img = sum(r['train_img_per_s'] * r['seconds'] for r in eps)
         self.rows.append(dict(stage=getattr(self.learn, 'stage', 'fit'), **self.info, epoch_items=self.dls.train.n,
-                              lr_source=si.source if si else None, lr=_lr_str(si.lr if si else None), epochs=len(eps),
+                              lr_source=si.source if si else None, lr=_lr_str(si.stage_lr if si else None),
+                              epochs=len(eps),
                               valid_acc=eps[-1]['valid_acc'] if eps else float('nan'),
                               valid_loss=eps[-1]['valid_loss'] if eps else float('nan'),
                               n_valid=len(self.dls.valid.dataset), seconds=secs, img_per_s=n_img / secs if secs else 0.,

@@ -282,7 +282,8 @@ class Suspects:
         c = self.counts(); n = sum(c.values()); leak = int(self.pairs.cross_split.sum()) if len(self.pairs) else 0
         lines = [f'{n} suspects in {len(self.images)} photos: {c["label"]} likely mislabelled, {c["off_topic"]} '
                  'off-topic, '
-                 f'{c["duplicate"]} near duplicates ({leak} near-duplicate pairs straddle train/valid)']
+                 f'{c["duplicate"]} near duplicates ({leak or "no"} near-duplicate '
+                 f'pair{"" if leak == 1 else "s"} across train/valid)']
         if n:
             at = f', at this out-of-fold accuracy, {self.acc:.2f}' if self.acc is not None else ''
             lines.append(f'about {self.expected():.0f} of these {n} are expected to be really wrong (as measured on '
@@ -292,6 +293,7 @@ class Suspects:
                          'wrong): in the table, left alone by `--apply`')
         for r in self.top(top).itertuples():
             lines.append(f'  {r.file}: {_describe(r)} ({r.confidence}, score {r.score:.2f})')
+        if (k := len(self.df) - top) > 0: lines.append(f'  ... and {k} more in the table (suspects.csv)')
         return '\n'.join(lines)
     def __repr__(self): return self.summary(5)
 

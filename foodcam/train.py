@@ -183,10 +183,10 @@ class StageInfo(Callback):
                 ):
         listed = lambda o: list(o) if isinstance(o, (list, tuple)) else [o]
         self.names, self.lrs, self.sources, self.n = listed(names), listed(lrs), listed(sources), 0
-        self.name_now = self.lr = self.source = None
+        self.name_now = self.stage_lr = self.source = None
     def before_fit(self):
         pick = lambda xs: xs[min(self.n, len(xs) - 1)]
-        self.name_now, self.lr, self.source = pick(self.names), pick(self.lrs), pick(self.sources)
+        self.name_now, self.stage_lr, self.source = pick(self.names), pick(self.lrs), pick(self.sources)
         self.learn.stage = self.name_now; self.n += 1
 
 @contextlib.contextmanager
