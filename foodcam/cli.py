@@ -221,6 +221,10 @@ def train_cmd(dataset: Param(DATASET_HELP, str),
     tracks = [t.strip() for t in track.split(',') if t.strip()]
     if bad := [t for t in tracks if t not in TRACKS]:
         raise UserError(f'unknown track {bad[0]!r}: choose one of {", ".join(TRACKS)}')
+    from foodcam.pipeline import check_inputs
+    from foodcam.run import default_run
+    # every path the tracks need, checked before the first one trains (as the demo does, and as `budget_run` does)
+    check_inputs(dataset, cifar=cifar if 'cifar32' in tracks else None, out=[run or default_run(dataset)])
     for t in tracks:
         m = train_track(dataset, t, run, epochs=epochs, arch=arch, weights=weights, cifar=cifar, profile=profile(quick),
                         seed=seed,

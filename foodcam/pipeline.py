@@ -47,12 +47,12 @@ def check_inputs(data=None, # dataset folder: it must have two classes of usable
             raise FileNotFoundError(f'{cifar} is not CIFAR-10 data: expected {c}/train/<class>/ and {c}/test/<class>/ '
                                     'folders of 32x32 images')
     found = dict(ood=len(ood_files(ood))) if ood is not None else {}
+    if data is not None: found['classes'] = check_dataset(data)  # before a folder is made for a job that cannot run
     for d in out:
         try: Path(d).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ValueError(f'cannot create the folder {d} ({e.strerror}): pass another --run/--out') from None
         if not os.access(d, os.W_OK): raise ValueError(f'cannot write to {d}: pass another --run/--out')
-    if data is not None: found['classes'] = check_dataset(data)
     return found
 
 # %% ../nbs/20_pipeline.ipynb 8

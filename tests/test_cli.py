@@ -101,6 +101,20 @@ def ood_links(tmp_path):
     for c in ('oval', 'star'): (tmp_path/'ood'/c).symlink_to(other/c, target_is_directory=True)
     return tmp_path/'ood'
 
+def test_train_and_budget_check_their_paths_before_training(tmp_path, shapes):
+    "A wrong --cifar, run folder or dataset stops train and budget before anything trains, as the demo does"
+    (tmp_path/'afile').write_text('not a folder')
+    run = tmp_path/'run'
+    for args, msg in [(('train', shapes, '--track', 'scratch32,cifar32', '--cifar', tmp_path/'c.tgz', '--run', run),
+                       'no CIFAR model or CIFAR-10 data at'),
+                      (('train', shapes, '--run', tmp_path/'afile'/'run'), 'cannot create the folder'),
+                      (('train', tmp_path/'missing', '--run', run), 'is not a folder'),
+                      (('budget', shapes, '--cifar', tmp_path/'c.pth', '--run', run), 'no CIFAR model'),
+                      (('budget', shapes, '--cifar', shapes, '--run', run), 'pass a .pth')]:
+        r = cli_run(*args)
+        assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+        assert 'training' not in r.stdout and not run.exists(), (args, r.stdout)  # nothing trained, no empty run folder
+
 def test_demo_stops_before_training_on_an_empty_ood_folder(tmp_path, shapes):
     (tmp_path/'empty').mkdir(); t0 = time.time()
     r = cli_run('demo', shapes, '--run', tmp_path/'run', '--ood', tmp_path/'empty', '--arch', 'resnet18', '--weights',
