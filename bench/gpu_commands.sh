@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every foodcam command that ../shared/gpu/run.sh does not run, on the current device with tiny budgets: cifar32 trained from
-# CIFAR-10 data, the demo with --cifar, train --recipe, budget (with the frontier), review --strong, report, export --pkl, and
+# CIFAR-10 data, the demo with --cifar, recipes, budget (with the frontier), review --strong, report, export --pkl, and
 # --device cpu / cuda:N / a GPU-less process on a GPU machine. Each step prints `rc=` and its seconds; a failing step does not stop
 # the others. Works on a CPU too (then every step runs on the CPU).
 #   bash bench/gpu_commands.sh DATA CIFAR_DATA OUT_DIR      (W=weights file, default random; PY=python, default python3)
