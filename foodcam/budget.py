@@ -344,6 +344,7 @@ def budget_points(data, # dataset folder
                   **kwargs, # passed to `run_budget` (seconds, eval_at, seeds, seed, size, bs, log)
                  ) -> pd.DataFrame:
     "`run_budget` at each data budget with `budget_plan`'s epochs; the points of all runs"
+    recipes = [recipes] if isinstance(recipes, str) else list(recipes)  # one name, not its letters
     def kw(n, r):
         return {**budget_plan(n)[r], **recipe_weights(r, weights), **(recipe_kw or {}).get(r, {})}
     return pd.concat([run_budget(data, recipes, n_per_class=n, recipe_kw={r: kw(n, r) for r in recipes},

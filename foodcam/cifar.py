@@ -131,9 +131,9 @@ def _cifar_files(src: Path):
     if src.is_dir():
         # the one listing of a folder of photos (through symbolic links, verified)
         from foodcam.openset import image_files
-        for f in image_files(src):
+        for f in image_files(src, verify=False):  # CIFAR's own decode says what is wrong with a file
             parts = f.relative_to(src).parts
-            if f.suffix.lower() in IMAGE_EXTS and len(parts) >= 3 and parts[-3] in ('train', 'test'):
+            if len(parts) >= 3 and parts[-3] in ('train', 'test'):
                 yield parts[-3], parts[-2], f.name, f
         return
     with tarfile.open(src) as tf:
@@ -482,8 +482,7 @@ def plot_cut_transfer(df: pd.DataFrame, # from `cut_transfer`
     return fig
 
 # %% ../nbs/09_cifar.ipynb 45
-# dicts from `record_run` (or anything with name, valid_acc, valid_loss, epochs, seconds)
-def compare_runs(metrics: list,
+def compare_runs(metrics: list, # dicts from `record_run` (name, valid_acc, valid_loss, epochs, seconds)
                 ) -> pd.DataFrame:
     "One row per run: accuracy, best accuracy, loss, epochs, time, images/s"
     rows = [dict(run=m['name'], valid_acc=m['valid_acc'],

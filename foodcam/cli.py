@@ -349,7 +349,7 @@ def demo_cmd(dataset: Param(DATASET_HELP + '; without it foodcam scrapes the def
     "The whole job: (scrape) -> clean -> 32px tracks -> frozen Xception -> fine-tune -> explain -> report"
     _on(device)
     from foodcam.pipeline import demo
-    if ood and not Path(ood).is_dir():
+    if ood and not Path(ood).exists():  # a folder or a .tgz, as `foodcam.openset.ood_files` reads
         raise UserError(f'no folder {ood}: --ood takes a folder of photos of none of the classes')
     demo(dataset, run, quick=quick, weights=weights, cifar=cifar, arch=arch, epochs=epochs, size=size, ood=ood)
 

@@ -46,8 +46,7 @@ def __getitem__(self: DistributedDataParallel, i):
 class DDPTrainer(DistributedTrainer):
     """fastai's `DistributedTrainer` that also runs on CPU (gloo) processes: `cpu=True` without CUDA, `AnyDeviceDL`,
     SyncBatchNorm off by default"""
-    # SyncBatchNorm (CUDA only; foodcam's transfer tracks freeze BN statistics anyway)
-    def __init__(self, sync_bn: bool=False,
+    def __init__(self, sync_bn: bool=False, # SyncBatchNorm (CUDA only; transfer tracks freeze BN statistics)
                  **kwargs): # passed to Accelerate's `Accelerator`
         # see (4) above
         kwargs.setdefault('kwargs_handlers', [DistributedDataParallelKwargs(find_unused_parameters=True)])

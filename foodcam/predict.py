@@ -23,7 +23,7 @@ from .weights import create_backbone, keras_mode
 from .transfer import body_stats
 from .cifar import cifar_net, cifar_arch_args
 from .run import Run
-from .tracks import TRACKS, run_track, run_learner  # noqa: F401 (run_learner: importable from here, as before)
+from .tracks import TRACKS, run_track, track_size, run_learner  # noqa: F401 (run_learner: importable from here, as before)
 
 # %% auto 0
 __all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'load_run', 'split_outputs', 'fit_run_unknown',
@@ -171,7 +171,7 @@ def load_run(run, # run folder
     "A `Classifier` from a run folder, without its dataset"
     run = Run(run); track = run_track(run, track)
     meta = read_meta(run.file('model', track=track)); sd = meta.pop('state_dict')
-    size = run.metrics(track).get('size', TRACKS[track].size)
+    size = track_size(run, track)
     model, mean, std = build_model(meta['arch'], len(meta['classes']), bool(meta.get('keras_mode')))
     model.load_state_dict(sd)
     return Classifier(model, meta['classes'], size, mean, std, _load_unknown(run.file('detector', track=track)),

@@ -127,8 +127,10 @@ def suspects_html(p: dict, # `run_parts` of one run
     rows, name = p['suspects'], p['run'].name
     if rows is None: return ''
     likely = [r for r in rows if r.get('confidence', 'likely') == 'likely']
-    maybe = [r for r in rows if r not in likely]
-    n = Counter(r.get('kind') for r in likely); wrong = lambda rs: sum(float(r.get('precision') or 1) for r in rs)
+    maybe = [r for r in rows if r.get('confidence', 'likely') != 'likely']
+    n = Counter(r.get('kind') for r in likely)
+    # each row's measured precision (a measured 0 stays 0); a row without one counts as wrong
+    wrong = lambda rs: sum(1. if r.get('precision') in (None, '') else float(r['precision']) for r in rs)
     data = html.escape(str(p['info'].get('dataset') or 'DATASET'))
     out = (f'<h3>{html.escape(name)}</h3><p>{len(likely)} suspect photos: ' + ', '.join(f'{n.get(k, 0)} {v}' for k,
                                                                                         v in SUSPECT_KINDS.items()) +
@@ -183,7 +185,7 @@ def unknown_html(p: dict, # `run_parts` of one run
                                          'the CAM')
     return out
 
-# %% ../nbs/15_report.ipynb 12
+# %% ../nbs/15_report.ipynb 13
 def budgets_html(p: dict, # `run_parts` of one run
                 ) -> str:
     """The equal-budget figure and table, the frontier table with how to read it, the transferability figure and table;
@@ -211,7 +213,7 @@ def budgets_html(p: dict, # `run_parts` of one run
                    '<code>scratch</code>: no transfer at all):</p>' + table_html(p['transfer']))
     return f'<h3>{html.escape(name)}</h3>' + '\n'.join(out) if out else ''
 
-# %% ../nbs/15_report.ipynb 13
+# %% ../nbs/15_report.ipynb 14
 def _gather(parts: list, # `run_parts` of every run
            ) -> dict:
     "The report's pieces of HTML (or table rows) per section id of `SECTIONS`, run after run"
@@ -290,7 +292,7 @@ def build_report(runs: list, # run folders (written by `foodcam train` / `foodca
 
 report_runs = build_report  # its name in `foodcam.pipeline` before issue 29
 
-# %% ../nbs/15_report.ipynb 26
+# %% ../nbs/15_report.ipynb 27
 def find_chromium() -> str|None:
     "Path of a Chromium/Chrome binary, or None"
     import shutil

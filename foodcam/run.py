@@ -214,7 +214,7 @@ def finished(self: Run, tracks=None, # the track names to look for, in the order
              ) -> list:
     "The finished tracks among `tracks`"
     if tracks is None:
-        tracks = sorted(p.name[:-len('_model.pth')] for p in self.path.glob(FILES['model'].format(track='*')))
+        tracks = sorted(self.track_of(p) for p in self.path.glob(FILES['model'].format(track='*')))
     return [t for t in tracks if self.metrics(t) is not None]
 
 @patch

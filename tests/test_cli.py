@@ -104,16 +104,17 @@ def ood_links(tmp_path):
 def test_train_and_budget_check_their_paths_before_training(tmp_path, shapes):
     "A wrong --cifar, run folder or dataset stops train and budget before anything trains, as the demo does"
     (tmp_path/'afile').write_text('not a folder')
-    run = tmp_path/'run'
-    for args, msg in [(('train', shapes, '--track', 'scratch32,cifar32', '--cifar', tmp_path/'c.tgz', '--run', run),
-                       'no CIFAR model or CIFAR-10 data at'),
-                      (('train', shapes, '--run', tmp_path/'afile'/'run'), 'cannot create the folder'),
-                      (('train', tmp_path/'missing', '--run', run), 'is not a folder'),
-                      (('budget', shapes, '--cifar', tmp_path/'c.pth', '--run', run), 'no CIFAR model'),
-                      (('budget', shapes, '--cifar', shapes, '--run', run), 'pass a .pth')]:
+    run, blocked = tmp_path/'run', tmp_path/'afile'/'run'
+    for args, msg, out in [
+            (('train', shapes, '--track', 'scratch32,cifar32', '--cifar', tmp_path/'c.tgz', '--run', run),
+             'no CIFAR model or CIFAR-10 data at', run),
+            (('train', shapes, '--run', blocked), 'cannot create the folder', blocked),
+            (('train', tmp_path/'missing', '--run', run), 'is not a folder', run),
+            (('budget', shapes, '--cifar', tmp_path/'c.pth', '--run', run), 'no CIFAR model', run),
+            (('budget', shapes, '--cifar', shapes, '--run', run), 'pass a .pth', run)]:
         r = cli_run(*args)
         assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
-        assert 'training' not in r.stdout and not run.exists(), (args, r.stdout)  # nothing trained, no empty run folder
+        assert 'training' not in r.stdout and not out.exists(), (args, r.stdout)  # nothing trained, no empty run folder
 
 def test_demo_stops_before_training_on_an_empty_ood_folder(tmp_path, shapes):
     (tmp_path/'empty').mkdir(); t0 = time.time()
