@@ -26,15 +26,21 @@ from .cifar import cifar_learner, cifar_net, cifar_arch_args, body_channels, cut
 from .tracks import fit_bs
 
 # %% auto 0
-__all__ = ['LEARNER_ARGS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'evaluate', 'CPUBudget', 'charge_extraction', 'budget_recipe',
-           'run_budget', 'acc_at', 'budget_table', 'plot_budget', 'extraction_cost', 'head_logits', 'body_features',
-           'frontier', 'budget_plan', 'budget_ladder', 'budget_points', 'frontier_table', 'transferability',
-           'budget_run']
+__all__ = ['CLOCKS', 'LEARNER_ARGS', 'FRONTIER_BODIES', 'BUDGET_PLAN', 'evaluate', 'CPUBudget', 'charge_extraction',
+           'budget_recipe', 'run_budget', 'acc_at', 'budget_table', 'plot_budget', 'extraction_cost', 'head_logits',
+           'body_features', 'frontier', 'budget_plan', 'budget_ladder', 'budget_points', 'frontier_table',
+           'transferability', 'budget_run']
 
 # %% ../nbs/14_budget.ipynb 5
+CLOCKS = {'cpu': 'CPU seconds (every thread)', 'wall': 'wall seconds',
+          'cuda': 'wall seconds, CUDA synchronised'}  # clock -> what its tables' seconds are
+
+def _synced():  # CUDA runs asynchronously: the wall clock is read once the GPU's queued work is done
+    torch.cuda.synchronize(); return time.perf_counter()
+
 def _clock(kind: str):
-    if kind not in ('cpu', 'wall'): raise ValueError(f"clock must be 'cpu' or 'wall', not {kind!r}")
-    return time.process_time if kind == 'cpu' else time.perf_counter
+    if kind not in CLOCKS: raise ValueError(f"clock must be one of {', '.join(map(repr, CLOCKS))}, not {kind!r}")
+    return dict(cpu=time.process_time, wall=time.perf_counter, cuda=_synced)[kind]
 
 @torch.no_grad()
 def evaluate(model, # a classifier
@@ -61,7 +67,8 @@ class CPUBudget(Callback):
     points on the way"""
     order = 70  # after Recorder and EpochCurves
     def __init__(self, seconds: float, # the budget
-                 # 'cpu': `time.process_time` (all threads of the process); 'wall': `time.perf_counter`
+                 # 'cpu': `time.process_time` (all threads of the process); 'wall': `time.perf_counter`; 'cuda': the
+                 # wall clock after `torch.cuda.synchronize()` (`device_profile().clock` on a GPU)
                  clock: str='cpu',
                  eval_at=(), # budget seconds at which to evaluate (at the first batch past each)
                  skip_valid: bool=True, # skip fastai's own validation each epoch (this callback evaluates instead)
@@ -139,7 +146,7 @@ def run_budget(data, # dataset folder: one sub-folder of images per class
                eval_at=(60, 120), # budget seconds to evaluate at (besides stage ends and the stop)
                seeds: int=2, # runs per recipe (training seeds `seed`, `seed+1`, ...)
                n_per_class: int|None=None, # training photos per class; all if None
-               clock: str|None=None, # see `CPUBudget`; the device profile's if None ('cpu'; on a GPU 'wall')
+               clock: str|None=None, # see `CPUBudget`; the device profile's if None ('cpu'; on a GPU 'cuda')
                seed: int=42, # first training seed (also the seed of the photo sample)
                size: int=256, # image side
                bs: int=32, # batch size
@@ -189,6 +196,7 @@ def budget_table(points: pd.DataFrame, # from `run_budget` (several runs concate
         frs = [float(q[q.stage == 'frozen'].seconds.iloc[-1]) for q in runs if (q.stage == 'frozen').any()]
         row['frozen_end'] = _pm(fr) + (f' @{np.mean(frs):.0f}s' if fr else '')
         for b in budgets: row[f'{b/60:g} min'] = _pm([acc_at(q, b) for q in runs])
+        row['clock'] = CLOCKS.get(g.clock.iloc[0], g.clock.iloc[0]) if 'clock' in g else CLOCKS['cpu']  # its seconds
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -214,7 +222,9 @@ def plot_budget(points: pd.DataFrame, # from `run_budget`
             f = q[q.stage == 'frozen']
             if len(f): ax.plot(f.seconds.iloc[-1:] / 60, f.valid_acc.iloc[-1:], 'x', color=c, ms=8)
         ax.set_title(f'{n} photos/class' if n != 'all' else 'all photos')
-        ax.set_xlabel(f"{points.clock.iloc[0].upper()}-minutes ({points.threads.iloc[0]} thread)")
+        ck = points.clock.iloc[0]
+        ax.set_xlabel(f"CPU-minutes ({points.threads.iloc[0]} thread)" if ck == 'cpu' else
+                      f"wall-minutes{', CUDA synchronised' if ck == 'cuda' else ''}")
         ax.grid(alpha=.3)
     axs[0][0].set_ylabel('validation accuracy'); axs[0][0].legend(); fig.tight_layout()
     if fname: fig.savefig(fname, dpi=100)
@@ -240,23 +250,25 @@ def head_logits(xt, yt, # training features (N, C, 1, 1) and labels
                 lr: float=HEAD_LR, # maximum learning rate
                 bs: int=32, # batch size
                 seed: int=42, # training seed
+                clock: str='cpu', # see `CPUBudget`
                ) -> tuple:
-    """Train a Linear head on cached features as the lab does; (validation logits averaged over the views, CPU seconds
-    of the training)"""
-    t0 = time.process_time(); set_seed(seed)
+    """Train a Linear head on cached features as the lab does; (validation logits averaged over the views, seconds of
+    the training on `clock`)"""
+    now = _clock(clock); t0 = now(); set_seed(seed)
     dls = DataLoaders(DataLoader(list(zip(xt, yt)), bs=min(bs, len(yt)), shuffle=True, drop_last=True),
                       DataLoader(list(zip(xvs[0], yv)), bs=256))
     head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(xt.shape[1], n_out))
     learn = Learner(dls, head, loss_func=CrossEntropyLossFlat())
     with torch_threads(1), learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
     with torch.no_grad(): lg = torch.stack([head.eval()(x.float()) for x in xvs]).mean(0)
-    return lg, time.process_time() - t0
+    return lg, now() - t0
 
 # %% ../nbs/14_budget.ipynb 28
 def body_features(data, # dataset folder
                   arch: str, # timm body
                   k_aug: int=0, # augmented passes over the training photos
                   size: int=256, bs: int=32, split_seed: int=42, # as `food_dls`
+                  clock: str|None=None, # see `CPUBudget`; the device profile's if None ('cpu'; on a GPU 'cuda')
                   **kwargs, # passed to `transfer_learner` (weights, pretrained)
                  ) -> dict:
     """Cached pooled features of one body: plain, augmented and mirrored training passes, validation and mirrored
@@ -271,7 +283,8 @@ def body_features(data, # dataset folder
                 aug=[x[n * (i + 1):n * (i + 2)] for i in range(k_aug)],
                 mirror=mirrored, valid=fd.valid.dataset.x, yv=fd.valid.dataset.y,
                 flip=cached_features(learn, Mirrored(dls.valid), 'valid_mirror')[0],
-                per_photo=extraction_cost(learn, dls.train.items), n_valid=len(fd.valid.dataset))
+                per_photo=extraction_cost(learn, dls.train.items, clock=clock or device_profile().clock),
+                n_valid=len(fd.valid.dataset), clock=clock or device_profile().clock)
 
 def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
              n_per_class: int|None=None, # training photos per class; all if None
@@ -305,11 +318,12 @@ def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
         xvs = [torch.cat([f['valid'] for f in fs], 1)] + ([torch.cat([f['flip'] for f in fs], 1)] if tta else [])
         accs, secs = [], []
         for s in range(seeds):
-            lg, t = head_logits(xs, ys, xvs, fs[0]['yv'], c, epochs, lr, seed=42 + s)
+            lg, t = head_logits(xs, ys, xvs, fs[0]['yv'], c, epochs, lr, seed=42 + s, clock=f0.get('clock', 'cpu'))
             accs.append(float((lg.argmax(1) == fs[0]['yv']).float().mean())); secs.append(t)
         rows.append(dict(method=m, n_per_class=n_per_class or 'all', n_train=n, valid_acc=_pm(accs),
                          acc_mean=np.mean(accs),
-                         cpu_s=cost(fs, aug, tta) + np.mean(secs), head_s=np.mean(secs)))
+                         cpu_s=cost(fs, aug, tta) + np.mean(secs), head_s=np.mean(secs),
+                         clock=CLOCKS[f0.get('clock', 'cpu')]))
     t = pd.DataFrame(rows); t['extra_s'] = t.cpu_s - t.cpu_s.iloc[0]
     return t
 

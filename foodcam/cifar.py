@@ -20,7 +20,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.vision.learner import default_split
-from .core import cache_dir, freed_memory_reused, autocast, default_device, IMAGE_EXTS
+from .core import cache_dir, freed_memory_reused, autocast, default_device, rank0_first, write_once, IMAGE_EXTS
 from .train import (head_pool, classifier, bn_layers, FreezeBNStats, BF16, EpochCurves, save_model, load_model,
                            read_meta)
 
@@ -161,7 +161,14 @@ def cifar_tensors(src=None, # a folder or .tgz with train/<class>, test/<class>;
         raise FileNotFoundError(f'no CIFAR-10 at {src}: pass a folder or .tgz with train/<class>/ and test/<class>/, '
                                 'or None to download it')
     fn = cache_dir('cifar10')/f"{src.name.split('.')[0]}_{n_per_class or 'all'}.pt"
-    if cache and fn.exists(): return torch.load(fn, weights_only=True)
+    if not cache: return _decode_cifar(src, n_per_class)
+    with rank0_first():  # a data-parallel run: rank 0 decodes and writes the cache, the others then read it
+        if fn.exists(): return torch.load(fn, weights_only=True)
+        res = _decode_cifar(src, n_per_class)
+        write_once(fn, lambda tmp: torch.save(res, tmp), wait=False)
+    return res
+
+def _decode_cifar(src, n_per_class):
     imgs, counts = {'train': [], 'test': []}, {}
     for split, cls, name, o in _cifar_files(src):
         k = (split, cls); counts[k] = counts.get(k, 0) + 1
@@ -174,7 +181,6 @@ def cifar_tensors(src=None, # a folder or .tgz with train/<class>, test/<class>;
         items.sort(key=lambda o: o[:2])
         res[f'x_{split}'] = torch.from_numpy(np.stack([a for _, _, a in items])).permute(0, 3, 1, 2).contiguous()
         res[f'y_{split}'] = torch.tensor([classes.index(c) for c, _, _ in items])
-    if cache: torch.save(res, fn)
     return res
 
 # %% ../nbs/09_cifar.ipynb 18
@@ -289,11 +295,12 @@ class LookaheadEMA(Callback):
         if self.step == total: self.update(1.)  # end on the slow weights
 
 class WhitenBias(Callback):
-    "Train the whitening conv's bias for the first `epochs` epochs only"
+    """Train the whitening conv's bias for the first `epochs` epochs only: later its gradient is dropped before each
+    step (what `requires_grad_(False)` does, without a parameter that DDP would wait for)"""
     def __init__(self, epochs: int=3, # epochs with a trainable whitening bias
                    ): store_attr()
-    def before_epoch(self):
-        self.model[0].whiten.bias.requires_grad_(self.epoch < self.epochs)
+    def after_backward(self):
+        if self.epoch >= self.epochs: self.model[0].whiten.bias.grad = None
 
 # %% ../nbs/09_cifar.ipynb 26
 class ReuseMemory(Callback):

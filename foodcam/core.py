@@ -8,14 +8,15 @@ import os, platform, socket, contextlib
 from pathlib import Path
 import torch
 from fastcore.basics import AttrDict
-from fastai.torch_core import defaults, num_distrib
+from fastai.torch_core import defaults, num_distrib, rank_distrib
 from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it so for linters
 
 # %% auto 0
-__all__ = ['DEVICES', 'PROFILES', 'PROFILE_NAMES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir', 'cpu_flags',
-           'bf16_supported', 'parse_device', 'set_device', 'default_device', 'use_bf16', 'amp_dtype', 'autocast',
-           'loader_workers', 'device_profile', 'Profile', 'profile', 'as_profile', 'offline', 'online', 'atomic_path',
-           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
+__all__ = ['DEVICES', 'PROFILES', 'PROFILE_NAMES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'write_hooks', 'data_dir', 'cache_dir',
+           'cpu_flags', 'cuda_bf16_native', 'bf16_supported', 'rank_gpu', 'parse_device', 'set_device',
+           'default_device', 'use_bf16', 'amp_dtype', 'precision_note', 'autocast', 'loader_workers', 'device_profile',
+           'Profile', 'profile', 'as_profile', 'offline', 'online', 'atomic_path', 'atomic_write', 'backend_device',
+           'collective', 'barrier', 'write_once', 'rank0_first', 'reuse_freed_memory', 'freed_memory_reused']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -43,11 +44,20 @@ def cpu_flags() -> set:
     return set()
 
 # %% ../nbs/00_core.ipynb 12
+def cuda_bf16_native(device=None, # a CUDA device; the current one if None
+                    ) -> bool:
+    """Does this GPU run bf16 in hardware (compute capability 8.0 or more: A100, H100, RTX 30xx...)? torch's own
+    `is_bf16_supported()` also says yes where bf16 is only emulated (T4, V100), slower than fp16"""
+    try: return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError: pass  # a torch without that argument
+    if not torch.cuda.is_available(): return False
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
 def bf16_supported(device=None, # a torch device or string; `default_device()` if None
                   ) -> bool:
     "Does `device` run bf16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)?"
     device = torch.device(device or default_device())
-    if device.type == 'cuda': return torch.cuda.is_bf16_supported()
+    if device.type == 'cuda': return cuda_bf16_native(device)
     if platform.machine() in ('arm64', 'aarch64'): return False
     return bool(cpu_flags() & {'avx512_bf16', 'amx_bf16'})
 
@@ -59,21 +69,39 @@ def _no_cuda_reason() -> str:
     if torch.version.cuda is None: return f'this torch ({torch.__version__}) is a CPU-only build'
     return f'torch {torch.__version__} (CUDA {torch.version.cuda}) finds no GPU or driver here'
 
+def rank_gpu(what: str, # the option and its value, for the error message
+             index: int|None=None, # the index the user asked for (`cuda:N`); None: any
+            ) -> int:
+    """The CUDA index of this process in a multi-process launch (torchrun): its local rank, or 0 where each process
+    sees one GPU of its own (`CUDA_VISIBLE_DEVICES`)"""
+    lr, n = int(os.environ.get('LOCAL_RANK', 0)), torch.cuda.device_count()
+    lw = int(os.environ.get('LOCAL_WORLD_SIZE') or os.environ.get('WORLD_SIZE') or 1)
+    if n >= lw: i = lr
+    elif n == 1 and os.environ.get('CUDA_VISIBLE_DEVICES', '').strip(): i = 0  # one visible GPU per process
+    else: raise ValueError(f'{what}: {lw} processes on this machine but {n} CUDA GPU(s): start at most {n} '
+                           f'(torchrun --nproc_per_node {n}), give each process its own GPU with CUDA_VISIBLE_DEVICES, '
+                           'or use --device cpu')
+    if index is not None and index != i:
+        raise ValueError(f'{what}: under torchrun each process takes the GPU of its local rank (this one cuda:{i}); '
+                         'pass --device cuda or auto, and choose the GPUs with CUDA_VISIBLE_DEVICES')
+    return i
+
 def parse_device(spec=None, # 'auto', 'cpu', 'cuda', 'cuda:N' or a torch device; `$FOODCAM_DEVICE` (else 'auto') if None
                 ) -> torch.device:
     """The torch device `spec` names, checked against this machine: a `ValueError` that says what to do instead of a
     CUDA traceback"""
     src = 'FOODCAM_DEVICE' if spec is None and os.environ.get('FOODCAM_DEVICE') else '--device'
     s = str(os.environ.get('FOODCAM_DEVICE') or 'auto' if spec is None else spec).strip().lower()
-    if s == 'auto':  # under torchrun each process takes the GPU of its local rank
-        s = f"cuda:{os.environ.get('LOCAL_RANK', torch.cuda.current_device())}" if torch.cuda.is_available() else 'cpu'
+    if s == 'auto': s = 'cuda' if torch.cuda.is_available() else 'cpu'
     try: dev = torch.device(s)
     except RuntimeError: dev = None
     if dev is None or dev.type not in ('cpu', 'cuda'): raise ValueError(f'{src} {s!r}: use {DEVICES}')
     if dev.type == 'cpu': return torch.device('cpu')
     if not torch.cuda.is_available():
         raise ValueError(f'{src} {s}: {_no_cuda_reason()}; use --device cpu (or auto, which picks the CPU here)')
-    n = torch.cuda.device_count(); i = torch.cuda.current_device() if dev.index is None else dev.index
+    n = torch.cuda.device_count()
+    if num_distrib() > 1: return torch.device('cuda', rank_gpu(f'{src} {s}', dev.index))
+    i = torch.cuda.current_device() if dev.index is None else dev.index
     if i >= n: raise ValueError(f'{src} {s}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n-1}')
     return torch.device('cuda', i)
 
@@ -110,7 +138,16 @@ def amp_dtype(device=None, # a torch device or string; `default_device()` if Non
     device = torch.device(device or default_device())
     if enabled is None: enabled = not _fp32_asked() and (device.type == 'cuda' or bf16_supported(device))
     if not enabled: return None
-    return torch.float16 if device.type == 'cuda' and not torch.cuda.is_bf16_supported() else torch.bfloat16
+    return torch.float16 if device.type == 'cuda' and not cuda_bf16_native(device) else torch.bfloat16
+
+def precision_note(device=None, # a torch device or string; `default_device()` if None
+                  ) -> str:
+    "What `amp_dtype` chose on `device`, and why, in one line: `precision: fp16 (Tesla T4 has no native bf16)`"
+    device = torch.device(device or default_device()); dt = amp_dtype(device)
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'this CPU'
+    if dt is None: return f"precision: fp32 ({'FOODCAM_PRECISION=fp32' if _fp32_asked() else name + ' has no bf16'})"
+    if dt == torch.float16: return f'precision: fp16 with a gradient scaler ({name} has no native bf16)'
+    return f'precision: bf16 ({name} runs it natively)'
 
 def autocast(device=None, # a torch device or string; `default_device()` if None
              enabled: bool|None=None, # force on/off; automatic (`amp_dtype`) if None
@@ -137,9 +174,9 @@ def device_profile(device=None, # a torch device or string; `default_device()` i
                         predict_bs=32, clock='cpu')
     amp = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(amp_dtype(device))  # None with FOODCAM_PRECISION=fp32
     return AttrDict(device=device, amp=amp, channels_last=True,
-                    num_workers=loader_workers(device), pin_memory=True, extract_bs=256, predict_bs=256, clock='wall')
+                    num_workers=loader_workers(device), pin_memory=True, extract_bs=256, predict_bs=256, clock='cuda')
 
-# %% ../nbs/00_core.ipynb 21
+# %% ../nbs/00_core.ipynb 25
 PROFILES = {  # the budget half of a `Profile`: what each budget spends outside the training tables
     'small': dict(photos_per_class=300, explain=dict(n_faith=6, lime_samples=64, steps=8)),  # `quick`: a laptop CPU
     # a long CPU run, or a GPU
@@ -174,12 +211,12 @@ def as_profile(p=None, # a `Profile`, a name ('quick', 'cpu', 'gpu', 'small', 'f
     if p not in PROFILE_NAMES: raise ValueError(f'profile {p!r}: choose one of {", ".join(PROFILE_NAMES)}')
     return Profile(PROFILE_NAMES[p])
 
-# %% ../nbs/00_core.ipynb 25
+# %% ../nbs/00_core.ipynb 29
 IMAGE_FORMATS = {'JPEG': ('.jpg', '.jpeg'), 'PNG': ('.png',), 'WEBP': ('.webp',), 'GIF': ('.gif',), 'BMP': ('.bmp',),
                  'TIFF': ('.tif', '.tiff')}
 IMAGE_EXTS = tuple(e for es in IMAGE_FORMATS.values() for e in es)  # the suffixes of an image file, lower case
 
-# %% ../nbs/00_core.ipynb 28
+# %% ../nbs/00_core.ipynb 32
 def offline() -> bool:
     "Has the user asked foodcam to stay off the network (`FOODCAM_OFFLINE` set and not empty)?"
     return bool(os.environ.get('FOODCAM_OFFLINE'))
@@ -191,7 +228,7 @@ def online(host: str='duckduckgo.com', # host to reach
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 
-# %% ../nbs/00_core.ipynb 31
+# %% ../nbs/00_core.ipynb 35
 @contextlib.contextmanager
 def atomic_path(dest, # the file to create or replace
                ):
@@ -213,7 +250,48 @@ def atomic_write(dest, # the file to create or replace
         if fsync: f.flush(); os.fsync(f.fileno())
     return Path(dest)
 
-# %% ../nbs/00_core.ipynb 34
+# %% ../nbs/00_core.ipynb 38
+def backend_device() -> torch.device:
+    "The device whose tensors the process group's backend moves: this process's GPU under NCCL, else the CPU (gloo)"
+    if 'nccl' in str(torch.distributed.get_backend()): return torch.device('cuda', torch.cuda.current_device())
+    return torch.device('cpu')
+
+def collective(op, # a `torch.distributed` collective that works in place, e.g. `all_reduce`, `broadcast`
+               t: torch.Tensor, # the tensor, on any device
+               *args, **kwargs, # passed to `op` after the tensor (e.g. `broadcast`'s source rank)
+              ) -> torch.Tensor:
+    "`op(t, ...)` run on `backend_device()` (CUDA tensors under NCCL); the result on `t`'s own device"
+    x = t.to(backend_device()); op(x, *args, **kwargs)
+    return x.to(t.device)
+
+def barrier():
+    "Wait for every process of a data-parallel run (on this process's GPU under NCCL); a no-op in one process"
+    if num_distrib() <= 1 or not torch.distributed.is_available() or not torch.distributed.is_initialized(): return
+    dev = backend_device()
+    torch.distributed.barrier(**(dict(device_ids=[dev.index]) if dev.type == 'cuda' else {}))
+
+write_hooks = []  # callables `f(dest)` rank 0 calls before each `write_once` (tests slow rank 0 down with one)
+
+def write_once(dest, # the file every rank will read
+               save, # `save(tmp)` writes the content to the temporary path `tmp`
+               wait: bool=True, # then a barrier: no rank goes on before the file is there
+              ) -> Path:
+    "Write `dest` from rank 0 only, atomically (`atomic_path`); with `wait` every rank returns once it is there"
+    if not rank_distrib():
+        for f in write_hooks: f(Path(dest))
+        with atomic_path(dest) as tmp: save(tmp)
+    if wait: barrier()
+    return Path(dest)
+
+@contextlib.contextmanager
+def rank0_first():
+    "Rank 0 runs the block first (filling caches); the other ranks run it once rank 0 has finished, even with an error"
+    if rank_distrib(): barrier()
+    try: yield
+    finally:
+        if not rank_distrib(): barrier()
+
+# %% ../nbs/00_core.ipynb 41
 def reuse_freed_memory(on: bool=True, # False: back to glibc's defaults, and the kept memory is returned to the OS
                        # bytes; allocations below come from the heap (glibc's maximum is 32 MB)
                        mmap_threshold: int=32 << 20,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_distributed.ipynb 2
 from __future__ import annotations
-import datetime, json, sys, contextlib
+import datetime, json, os, sys, warnings, contextlib
 import numpy as np
 from pathlib import Path
 import torch
@@ -17,24 +17,21 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib
-from accelerate.utils import DistributedDataParallelKwargs
-from .core import default_device, set_device, profile
+from .core import default_device, set_device, profile, collective
 from .train import EpochCurves, write_json
 from .transfer import extract_features
 from .tracks import train_track
 
 # %% auto 0
-__all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'init_distributed', 'distributed', 'train_distributed', 'parser', 'main',
-           'stream_features']
+__all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'init_distributed', 'one_voice', 'distributed', 'train_distributed',
+           'parser', 'main', 'stream_features']
 
 # %% ../nbs/22_distributed.ipynb 5
 class AnyDeviceDL(DistributedDL):
     """fastai's `DistributedDL`, broadcasting the epoch's indices on the process group's device (fastai's always uses
     CUDA, which gloo ranks lack)"""
     def _broadcast(self, t, rank):
-        dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
-        t = torch.tensor(t, dtype=torch.long, device=dev); torch.distributed.broadcast(t, rank)
-        return t.cpu().tolist()
+        return collective(torch.distributed.broadcast, torch.tensor(t, dtype=torch.long), rank).tolist()
 
 # %% ../nbs/22_distributed.ipynb 9
 @patch
@@ -48,9 +45,16 @@ class DDPTrainer(DistributedTrainer):
     SyncBatchNorm off by default"""
     def __init__(self, sync_bn: bool=False, # SyncBatchNorm (CUDA only; transfer tracks freeze BN statistics)
                  **kwargs): # passed to Accelerate's `Accelerator`
-        # see (4) above
-        kwargs.setdefault('kwargs_handlers', [DistributedDataParallelKwargs(find_unused_parameters=True)])
         super().__init__(sync_bn, cpu=default_device().type != 'cuda', **kwargs)
+    def before_fit(self):
+        # Accelerate gives DDP `device_ids=[local rank]`, beyond the range where each process sees one GPU of its own
+        dev, key = default_device(), 'ACCELERATE_BYPASS_DEVICE_MAP'
+        own = dev.type == 'cuda' and dev.index != self.accelerator.local_process_index
+        old = os.environ.get(key)
+        if own: os.environ[key] = 'true'  # DDP then takes the model's own GPU (`device_ids=None`)
+        try: super().before_fit()
+        finally:
+            if own: os.environ.pop(key) if old is None else os.environ.__setitem__(key, old)
     def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else AnyDeviceDL(dl, device=self.dls.device)
 
 # %% ../nbs/22_distributed.ipynb 12
@@ -62,10 +66,10 @@ class ReduceCurves(Callback):
         if not isinstance(self.learn.model, DistributedDataParallel): return
         for ec in [cb for cb in self.learn.cbs if isinstance(cb, EpochCurves)]:
             t = torch.tensor([*ec.acc[True], *ec.acc[False], ec.n_img], dtype=torch.float64)
-            torch.distributed.all_reduce(t)
+            t = collective(torch.distributed.all_reduce, t)  # on the GPU under NCCL
             ec.acc = {True: t[0:3].tolist(), False: t[3:6].tolist()}; ec.n_img = t[6].item()
 
-# %% ../nbs/22_distributed.ipynb 15
+# %% ../nbs/22_distributed.ipynb 17
 def init_distributed(timeout_min: int=180, # how long a rank may wait at a barrier (rank 0 extracts features alone)
                     ) -> bool:
     """Join the process group of a `torchrun`/`accelerate launch` run through Accelerate (gloo on CPU, NCCL on CUDA);
@@ -74,6 +78,14 @@ def init_distributed(timeout_min: int=180, # how long a rank may wait at a barri
     from accelerate import PartialState  # only in a launched run: Accelerate starts the process group
     PartialState(cpu=default_device().type != 'cuda', timeout=datetime.timedelta(minutes=timeout_min))
     return torch.distributed.is_initialized()
+
+@contextlib.contextmanager
+def one_voice():
+    """Rank 0 alone prints (epoch lines, progress, summaries, warnings); the other ranks print only their errors
+    (stderr)"""
+    if not rank_distrib(): yield; return
+    with open(os.devnull, 'w') as null, contextlib.redirect_stdout(null), warnings.catch_warnings():
+        warnings.simplefilter('ignore'); yield
 
 class _DDPTrainerSyncBN(DDPTrainer):
     def __init__(self, **kwargs): super().__init__(True, **kwargs)
@@ -89,10 +101,11 @@ def distributed(sync_bn: bool=False, # SyncBatchNorm in the DDP model (CUDA only
                                                                                     _DDPTrainerSyncBN if sync_bn
                                                                                     else DDPTrainer]
     defaults.callbacks = cbs
-    try: yield max(1, num_distrib())
+    try:
+        with one_voice(): yield max(1, num_distrib())
     finally: defaults.callbacks = old
 
-# %% ../nbs/22_distributed.ipynb 19
+# %% ../nbs/22_distributed.ipynb 21
 def train_distributed(dataset, # dataset folder: one sub-folder of images per class
                       track: str='scratch32', # tracks, comma-separated: scratch32, cifar32, frozen, finetune
                       run=None, # run folder; `runs/<dataset name>` if None
@@ -127,11 +140,11 @@ def main(argv=None):
     # a sentence, not a traceback per rank
     except (ValueError, FileNotFoundError) as e: sys.exit(f'foodcam.distributed: {e}')
 
-# %% ../nbs/22_distributed.ipynb 20
+# %% ../nbs/22_distributed.ipynb 22
 # `python -m foodcam.distributed`, not the notebook
 if __name__ == '__main__' and Path(sys.argv[0]).stem == 'distributed': main()
 
-# %% ../nbs/22_distributed.ipynb 26
+# %% ../nbs/22_distributed.ipynb 28
 class _Part:
     "Items `a:b` of an indexable dataset"
     def __init__(self, ds, a: int, b: int): store_attr()

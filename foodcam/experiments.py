@@ -19,7 +19,7 @@ from fastai.callback.core import Callback
 from fastai.learner import Learner
 # importing the module also patches `Learner.fit_one_cycle`, `fine_tune`, `lr_find`
 from fastai.callback.schedule import ParamScheduler
-from .core import set_seed, offline, online, as_profile
+from .core import set_seed, offline, online, as_profile, default_device
 from .train import FreezeBNStats, FreezeBNParams, EpochCurves, StageInfo
 from .data import food_dls, sample_epochs
 from .weights import load_backbone_weights, WeightsNotFound
@@ -60,17 +60,21 @@ def rss_mb() -> float:
     except (OSError, ValueError, IndexError): return 0.
 
 class PeakMem:
-    "Context manager: peak RSS (MiB) while inside, sampled every `interval` seconds; `.peak`, `.cuda_peak`"
-    def __init__(self, interval: float=0.05): store_attr(); self.peak = self.cuda_peak = 0.
+    """Context manager: peak RSS (MiB) while inside, sampled every `interval` seconds; `.peak`, and `.cuda_peak` when
+    the device is a GPU"""
+    def __init__(self, interval: float=0.05, # seconds between two RSS samples
+                 device=None, # whose GPU memory to measure too (CUDA only); `default_device()` if None
+                ): store_attr(); self.peak = self.cuda_peak = 0.
     def _watch(self):
         while not self._stop.wait(self.interval): self.peak = max(self.peak, rss_mb())
     def __enter__(self):
         self.peak, self._stop = rss_mb(), threading.Event()
-        if torch.cuda.is_available(): torch.cuda.reset_peak_memory_stats()
+        self.dev = torch.device(self.device or default_device())  # `--device cpu` on a GPU machine: no CUDA call
+        if self.dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(self.dev)
         self._t = threading.Thread(target=self._watch, daemon=True); self._t.start(); return self
     def __exit__(self, *a):
         self._stop.set(); self._t.join(); self.peak = max(self.peak, rss_mb())
-        if torch.cuda.is_available(): self.cuda_peak = torch.cuda.max_memory_allocated() / 2**20
+        if self.dev.type == 'cuda': self.cuda_peak = torch.cuda.max_memory_allocated(self.dev) / 2**20
 
 # %% ../nbs/12_experiments.ipynb 14
 class StageStats(Callback):

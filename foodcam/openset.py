@@ -289,9 +289,9 @@ def food_openset_table(learn, # a learner trained on the known classes (e.g. the
     "Compare the scores on `learn`'s training/validation photos against each unknown set of photos"
     dls, fc = learn.dls, learn.model[1].fc
     # the frozen stage's cached features (no new pass over the photos), and the head's logits on them
-    def _fl(dl, view):
+    def _fl(dl, view):  # the features on the head's device (a GPU), the logits back on the CPU
         f, y = cached_features(learn, dl, view); f = f.flatten(1)
-        with torch.no_grad(): return f, fc(f).float(), y
+        with torch.no_grad(): return f, fc(f.to(fc.weight.device)).float().cpu(), y
     tr = _fl(dls.test_dl(dls.train.items, with_labels=True), 'train')
     va = _fl(dls.valid, 'valid')
     un = {k: learner_outputs(learn, v, f'unknown-{k}') for k, v in unknown.items()}

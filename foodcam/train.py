@@ -8,6 +8,7 @@ import io, json, sys, time, contextlib
 from pathlib import Path
 import torch, torch.nn as nn
 from fastcore.basics import store_attr, noop
+from fastai.imports import noop as fastai_noop
 from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder
 from fastai.callback.progress import ProgressCallback
@@ -20,12 +21,13 @@ from fastai.torch_core import to_float, rank_distrib
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from fastai.callback.fp16 import MixedPrecision
-from .core import use_bf16, device_profile, atomic_path, atomic_write
+from .core import use_bf16, device_profile, precision_note, atomic_write, write_once
 
 # %% auto 0
-__all__ = ['HEADS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats', 'FreezeBNParams',
-           'BF16', 'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves', 'StageInfo', 'preludes', 'interactive',
-           'EpochLines', 'quiet_console_bars', 'save_model', 'read_meta', 'load_model', 'write_json', 'run_metrics']
+__all__ = ['HEADS', 'NOOPS', 'PoolHead', 'GAPHead', 'GMPHead', 'classifier', 'head_pool', 'bn_layers', 'FreezeBNStats',
+           'FreezeBNParams', 'BF16', 'say_once', 'apply_profile', 'DeviceReady', 'EpochCurves', 'plot_curves',
+           'StageInfo', 'preludes', 'interactive', 'EpochLines', 'quiet_console_bars', 'save_model', 'read_meta',
+           'load_model', 'write_json', 'run_metrics']
 
 # %% ../nbs/04_train.ipynb 5
 class PoolHead(nn.Sequential):
@@ -104,6 +106,10 @@ class BF16(Callback):
     def after_fit(self): self._exit()
 
 # %% ../nbs/04_train.ipynb 20
+_said = set()
+def say_once(line: str): # printed the first time only, in this process
+    if line not in _said: _said.add(line); print(line, flush=True)
+
 def apply_profile(learn: Learner, # any learner
                   p, # a `foodcam.core.device_profile`
                  ) -> Learner:
@@ -113,6 +119,7 @@ def apply_profile(learn: Learner, # any learner
     bf = [cb for cb in learn.cbs if isinstance(cb, BF16)]
     if not bf: return learn  # not a foodcam learner: only the move, which fastai's `before_fit` would make anyway
     if p.amp and all(cb.enabled is not False for cb in bf): learn.remove_cbs(bf); learn.add_cb(MixedPrecision(p.amp))
+    if p.device.type == 'cuda': say_once(precision_note(p.device))
     if p.channels_last: learn.model.to(memory_format=torch.channels_last)
     return learn
 
@@ -205,6 +212,9 @@ def interactive() -> bool:
 
 def _fmt(v): return f'{v:.4f}' if isinstance(v, float) else str(v)
 
+# `learn.no_logging()` and fastai's `DistributedTrainer` (on ranks other than 0) set fastai's own `noop`
+NOOPS = (noop, fastai_noop)
+
 class EpochLines(Callback):
     "One line per epoch instead of progress bars when output is not interactive (a file, a pipe)"
     order = ProgressCallback.order - 1  # before the bars, so it can switch them off
@@ -214,7 +224,7 @@ class EpochLines(Callback):
         if self.lines is None: self.lines = not interactive()
         if self.lines and hasattr(self.learn, 'progress'): self.learn.remove_cb(ProgressCallback)
     def before_fit(self):
-        self.on = self.lines and self.learn.logger is not noop and hasattr(self.learn, 'recorder')
+        self.on = self.lines and self.learn.logger not in NOOPS and hasattr(self.learn, 'recorder')
         if not self.on: return
         # for this fit only: fastai resets `run` after it
         if hasattr(self.learn, 'progress'): self.learn.progress.run = False
@@ -252,14 +262,12 @@ def save_model(model: nn.Module, # model whose `state_dict` is saved
                classes: list, # class names in output order, checked on load
                **meta, # anything else JSON-able (epochs, accuracy, ...)
               ) -> Path:
-    "Save weights with their architecture and classes, atomically"
-    if rank_distrib(): return Path(fname)  # a data-parallel run (foodcam.distributed): only rank 0 writes
-    fname = Path(fname)
+    """Save weights with their architecture and classes, atomically; in a data-parallel run rank 0 writes and every rank
+    returns once the file is there (`foodcam.core.write_once`)"""
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(fname) as tmp:
-        torch.save({'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))},
-                   tmp)
-    return fname
+    ck = {'state_dict': sd, 'meta': json.dumps(dict(arch=arch, classes=list(map(str, classes)), **meta))}
+    # a data-parallel run (foodcam.distributed): rank 0 writes, then every rank waits until the file is there
+    return write_once(fname, lambda tmp: torch.save(ck, tmp))
 
 # %% ../nbs/04_train.ipynb 36
 def read_meta(fname) -> dict:

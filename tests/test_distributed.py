@@ -1,7 +1,7 @@
 """Two processes, gloo, tiny synthetic data: `torchrun --nproc_per_node 2 -m foodcam.distributed`'s machinery checked
 end to end.
 
-Slow (it launches torchrun: ~1 min on 2 cores): run with `pytest --slow tests/test_distributed.py` or `make test-slow`.
+Slow (each launches torchrun: ~1 min on 2 cores): `pytest --slow tests/test_distributed.py` or `make test-slow`.
 Each rank records what it saw through a probe callback (added to fastai's `defaults.callbacks`, as
 `foodcam.distributed` adds its own): the training indices of every epoch, the weights after the first step and after
 each fit, the validation items and counts."""
@@ -52,7 +52,7 @@ class Probe(Callback):
     def after_fit(self): self.fit['end'] = wid(self.model); self.fit['wrapped'] = type(self.model).__name__
 
 defaults.callbacks.append(Probe)
-# 4 epochs: WhitenBias switches a parameter off at epoch 3
+# 4 epochs: WhitenBias stops training a parameter at epoch 3 (DDP must not wait for its gradient)
 train_distributed(data, 'scratch32', run=run, epochs=4, size=64)
 train_distributed(data, 'frozen,finetune', run=run, epochs=1, size=64, arch='resnet18', weights='random', quick=True)
 Path(out, f'rank{rank}.json').write_text(json.dumps(rec))
@@ -71,6 +71,10 @@ def test_two_processes(tmp_path):
            str(tmp_path/'probe.py'), str(data), str(run), str(tmp_path)]
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    # one voice: rank 0 alone prints each epoch line and summary; DDP has no unused parameters to look for, nor warns
+    for k in range(1, 5): assert r.stdout.count(f'epoch {k}/4 ') == 1, r.stdout
+    assert r.stdout.count('epoch 1/1 ') == 2 and r.stdout.count('scratch32: training 4 epochs') == 1, r.stdout
+    assert 'find_unused_parameters' not in r.stdout + r.stderr, r.stderr[-3000:]
     r0, r1 = (json.loads((tmp_path/f'rank{i}.json').read_text()) for i in (0, 1))
     assert (r0['rank'], r1['rank'], r0['world']) == (0, 1, 2)
     assert len(r0['fits']) == len(r1['fits']) == 3  # scratch32, the frozen head on features, the fine-tune
@@ -101,3 +105,65 @@ def test_two_processes(tmp_path):
     m = json.loads((run/'scratch32_metrics.json').read_text())
     assert m['epochs'] == 4 and 0 <= m['valid_acc'] <= 1
     assert all(abs(r['valid_acc'] * n_valid - round(r['valid_acc'] * n_valid)) < 1e-6 for r in m['curves'])
+
+FILES = r'''
+import json, os, sys, time
+from pathlib import Path
+import torch
+import foodcam.core as core
+from foodcam.core import set_seed
+from foodcam.distributed import init_distributed
+from foodcam.data import food_dls
+from foodcam.weights import load_backbone_weights, create_backbone, _converted
+from foodcam.cifar import cifar_tensors, cifar_net, save_cifar, load_cifar
+from foodcam.transfer import transfer_learner, save_stage, load_stage
+
+data, cifar, w, out = map(Path, sys.argv[1:5])
+rank = int(os.environ['RANK']); written = []
+def slow(dest): written.append(dest.name); time.sleep(1.5)  # rank 0 only: late with every shared file
+core.write_hooks.append(slow)
+assert init_distributed()
+same = lambda a, b: all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a) and a.keys() == b.keys()
+res = dict(rank=rank)
+d = cifar_tensors(cifar, n_per_class=2)  # the decoded CIFAR cache: rank 0 writes it, the others read it
+res['cifar_cache'] = d['classes']
+set_seed(1); m = cifar_net(3)
+save_cifar(m, out/'cifar.pth', ['a', 'b', 'c'])  # a stale file was there: every rank must read the new one
+res['cifar_model'] = same(load_cifar(out/'cifar.pth')[0].state_dict(), m.state_dict())
+body = load_backbone_weights('resnet18', weights=w)  # converted, and cached by rank 0 alone
+res['weights_cached'] = _converted(w, 'resnet18').exists()
+set_seed(2); learn = transfer_learner(food_dls(data, size=32, bs=4), arch='resnet18', pretrained=False)
+learn.stage = 'frozen'
+save_stage(learn, out/'frozen_model.pth')  # the frozen stage, which the fine-tune then loads on every rank
+res['frozen'] = same(load_stage(out/'frozen_model.pth', learn.dls).model.state_dict(), learn.model.state_dict())
+res['written'] = written
+(out/f'files{rank}.json').write_text(json.dumps(res))
+'''
+
+@pytest.mark.slow
+def test_two_processes_shared_files(tmp_path):
+    "Rank 0 slowed before each shared write (a hook): the other rank still reads the new files, each written once"
+    import torch
+    from foodcam.test_utils import make_image_folder
+    from foodcam.weights import create_backbone
+    from foodcam.cifar import cifar_net, save_cifar
+    data = make_image_folder(tmp_path/'shapes', n=6, size=40)
+    for split in ('train', 'test'): make_image_folder(tmp_path/'cifar'/split, classes=['cat', 'dog'], n=2, size=32)
+    torch.save(create_backbone('resnet18').state_dict(), tmp_path/'r18.pth')
+    out = tmp_path/'out'; out.mkdir()
+    save_cifar(cifar_net(2), out/'cifar.pth', ['stale', 'file'])  # what a reader must not get
+    (tmp_path/'probe.py').write_text(FILES)
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'FOODCAM_CACHE': str(tmp_path/'cache'),
+           'MPLBACKEND': 'Agg'}
+    cmd = [str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2',
+           str(tmp_path/'probe.py'), str(data), str(tmp_path/'cifar'), str(tmp_path/'r18.pth'), str(out)]
+    r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    r0, r1 = (json.loads((out/f'files{i}.json').read_text()) for i in (0, 1))
+    for res in (r0, r1):
+        assert res['cifar_cache'] == ['cat', 'dog'], res  # the decoded CIFAR cache
+        assert res['cifar_model'] and res['weights_cached'] and res['frozen'], res
+    assert r0['written'] == ['cifar_2.pt', 'cifar.pth', 'resnet18--r18.safetensors', 'frozen_model.pth'], \
+        r0['written']
+    assert r1['written'] == [], r1  # each file written once, by rank 0
+    assert sorted(p.name for p in out.iterdir()) == ['cifar.pth', 'files0.json', 'files1.json', 'frozen_model.pth']
