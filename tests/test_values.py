@@ -1,0 +1,48 @@
+("Answers checked by their value on a tiny trained run: `pred.csv`'s unknown flags against the detector's stated rate, "
+ "`foodcam export --pkl` reloaded by fastai's `load_learner` in a new process.")
+import csv, json, os, shutil, subprocess, sys, warnings
+import pytest
+from foodcam.test_utils import env_set, tiny_run, cli_run
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    "A 2-epoch frozen-track run (random ResNet-18, 64px shapes) with its unknown detector, and its validation photos"
+    tmp = tmp_path_factory.mktemp('values')
+    from foodcam.run import Run
+    with env_set('FOODCAM_CACHE', tmp/'cache'):
+        data, run = tiny_run(tmp, unknown=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore'); learn, _ = Run(run).learner()
+        yield dict(tmp=tmp, data=data, run=run, valid=list(learn.dls.valid.items))
+
+def test_pred_csv_flags_the_detectors_share_of_known_photos(trained, tmp_path):
+    "`foodcam predict` on the run's validation photos flags the share of them the detector says its threshold flags"
+    from foodcam.predict import load_classifier
+    det = load_classifier(trained['run'], bf16=False).unknown
+    assert det is not None and det.n_valid == len(trained['valid']) and det.known_flagged < 0.5, det.meta()
+    photos = tmp_path/'photos'
+    for f in trained['valid']: (photos/f.parent.name).mkdir(parents=True, exist_ok=True); shutil.copy(f, photos/f.parent.name)
+    r = cli_run('predict', trained['run'], photos, '--out', tmp_path/'pred.csv')
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(tmp_path/'pred.csv')))
+    assert len(rows) == det.n_valid and {x['unknown'] for x in rows} <= {'True', 'False'}, rows
+    share = sum(x['unknown'] == 'True' for x in rows) / len(rows)
+    # the same photos, the same scores: at most one photo on the threshold's edge (another precision) may differ
+    assert abs(share - det.known_flagged) <= 1 / det.n_valid + 1e-9, (share, det.known_flagged)
+
+def test_export_pkl_loads_in_a_new_process(trained, tmp_path):
+    "`foodcam export --pkl`'s file, loaded by fastai's `load_learner` in a fresh process: the model's probabilities"
+    from foodcam.predict import load_classifier
+    r = cli_run('export', tmp_path/'m.safetensors', '--run', trained['run'], '--pkl')
+    assert r.returncode == 0 and (tmp_path/'m.pkl').exists(), (r.stdout, r.stderr)
+    photo = trained['valid'][0]
+    code = ("import sys, json, warnings; warnings.simplefilter('ignore')\nfrom pathlib import Path\n"
+            "from fastai.learner import load_learner\nl = load_learner(sys.argv[1])\n"
+            "_, _, p = l.predict(Path(sys.argv[2])); print(json.dumps([list(map(str, l.dls.vocab)), p.tolist()]))")
+    r = subprocess.run([sys.executable, '-c', code, str(tmp_path/'m.pkl'), str(photo)], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, 'FOODCAM_PRECISION': 'fp32', 'FOODCAM_CACHE': str(tmp_path/'c')})
+    assert r.returncode == 0, r.stderr[-3000:]
+    vocab, probs = json.loads(r.stdout.strip().splitlines()[-1])
+    want = load_classifier(trained['run'], bf16=False).predict(photo)
+    assert vocab == list(want.probs), (vocab, want.probs)
+    assert max(abs(p - want.probs[k]) for k, p in zip(vocab, probs)) <= 1e-4, (probs, want.probs)
