@@ -51,9 +51,13 @@ def test_unknown_photos_are_flagged(frozen_run):
     # the threshold keeps 95% of the validation photos: its own measured rate
     assert 0.03 <= info['known_flagged'] <= 0.07, info
     # the operating point beside the answer
-    r = foodcam('predict', frozen_run, Path(DATA['ood-dev'])/'beet_salad', '--out', frozen_run/'pred.csv')
+    r = foodcam('predict', frozen_run, DATA['ood-dev'], '--out', frozen_run/'pred.csv')
     assert f"caught {info['flagged']:.0%} of 400 photos of none of the classes (ood-dev)" in r.stdout, r.stdout
     assert 'of the known validation photos' in r.stdout, r.stdout
+    # and the answers flag that share of those photos (the same scores; another precision may move a few at the edge)
+    rows = list(csv.DictReader(open(frozen_run/'pred.csv')))
+    share = sum(x['unknown'] == 'True' for x in rows) / len(rows)
+    assert len(rows) == 400 and abs(share - info['flagged']) <= 0.02, (share, info['flagged'])
 
 @needs_data
 def test_onnx_matches_pytorch_on_real_photos(frozen_run, tmp_path):

@@ -1,6 +1,6 @@
 ("Answers checked by their value on a tiny trained run: `pred.csv`'s unknown flags against the detector's stated rate, "
  "`foodcam export --pkl` reloaded by fastai's `load_learner` in a new process.")
-import csv, json, os, shutil, subprocess, sys, warnings
+import csv, json, os, re, shutil, subprocess, sys, warnings
 import pytest
 from foodcam.test_utils import env_set, tiny_run, cli_run
 
@@ -46,3 +46,25 @@ def test_export_pkl_loads_in_a_new_process(trained, tmp_path):
     want = load_classifier(trained['run'], bf16=False).predict(photo)
     assert vocab == list(want.probs), (vocab, want.probs)
     assert max(abs(p - want.probs[k]) for k, p in zip(vocab, probs)) <= 1e-4, (probs, want.probs)
+
+def test_report_budgets_from_a_real_budget_run(tmp_path):
+    "The report's budgets section built from what `budget_run` wrote (a 1.5 CPU-second lab run): its table, cell by cell"
+    import html
+    from foodcam.budget import budget_run
+    from foodcam.report import build_report
+    from foodcam.test_utils import make_image_folder
+    data = make_image_folder(tmp_path/'shapes', n=12, size=48)
+    with env_set('FOODCAM_CACHE', tmp_path/'cache'):
+        budget_run(data, tmp_path/'budget', ('lab',), (None,), seconds=1.5, eval_at=(1,), weights='random', size=32,
+                   recipe_kw={'lab': dict(arch='resnet18', epochs=(2, 50))}, log=None)
+    page = build_report([tmp_path/'budget'], tmp_path/'report.html').read_text()
+    sec = page[page.index('<section id="budgets"'):]; sec = sec[:sec.index('</section>')]
+    rows = list(csv.reader(open(tmp_path/'budget'/'budget.csv')))
+    assert len(rows) == 2 and rows[1][0] == 'lab', rows
+    for v in rows[0]: assert f'>{html.escape(v)}</th>' in sec, (v, sec[-2000:])  # every header
+    def num(v):
+        try: return float(v)
+        except ValueError: return v
+    shown = [html.unescape(c) for c in re.findall(r'<td>(.*?)</td>', sec[sec.rindex('<tbody>'):])]
+    assert [num(v) for v in shown] == [num(v) for v in rows[1]], (shown, rows[1])  # every value, as numbers
+    assert sec.count('<img src="data:image/png;base64,') >= 1  # the budget figure
