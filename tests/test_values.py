@@ -21,7 +21,8 @@ def test_pred_csv_flags_the_detectors_share_of_known_photos(trained, tmp_path):
     det = load_classifier(trained['run'], bf16=False).unknown
     assert det is not None and det.n_valid == len(trained['valid']) and det.known_flagged < 0.5, det.meta()
     photos = tmp_path/'photos'
-    for f in trained['valid']: (photos/f.parent.name).mkdir(parents=True, exist_ok=True); shutil.copy(f, photos/f.parent.name)
+    for f in trained['valid']:
+        (photos/f.parent.name).mkdir(parents=True, exist_ok=True); shutil.copy(f, photos/f.parent.name)
     r = cli_run('predict', trained['run'], photos, '--out', tmp_path/'pred.csv')
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(open(tmp_path/'pred.csv')))
@@ -48,7 +49,7 @@ def test_export_pkl_loads_in_a_new_process(trained, tmp_path):
     assert max(abs(p - want.probs[k]) for k, p in zip(vocab, probs)) <= 1e-4, (probs, want.probs)
 
 def test_report_budgets_from_a_real_budget_run(tmp_path):
-    "The report's budgets section built from what `budget_run` wrote (a 1.5 CPU-second lab run): its table, cell by cell"
+    "The report's budgets section built from what `budget_run` wrote (a 1.5 CPU-second lab run): its table, by cell"
     import html
     from foodcam.budget import budget_run
     from foodcam.report import build_report

@@ -13,7 +13,8 @@ for, so the table never claims a test for a break it could not make (update `MUT
 old one's indentation. Everything runs in a temporary copy of the project (foodcam/, nbs/, tests/, the settings):
 the working tree is never modified. Tests are pytest node ids (`tests/x.py::test_y`, run with `-x`) or notebooks
 (`nbs/NN_x.ipynb`, run with `nbdev_test --path`); they run in order and the first that fails is the one that caught
-it."""
+it.
+A test that runs past `--timeout` is not a catch: the row says TIMEOUT and the exit status is 1."""
 import argparse, os, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
@@ -108,7 +109,8 @@ def run_test(test: str, cwd: Path, timeout: int) -> tuple:
     if test.endswith('.ipynb'): cmd = [str(BIN/'nbdev_test'), '--path', test]
     else: cmd = [sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider', test]
     try: r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired: return False, f'timed out after {timeout} s'
+    # not a catch: a test that never finished says nothing about the break
+    except subprocess.TimeoutExpired: return None, f'timed out after {timeout} s'
     return r.returncode == 0, (r.stdout + r.stderr)[-1500:]
 
 def main():
@@ -116,7 +118,7 @@ def main():
     ap.add_argument('names', nargs='*', help='mutation names (or unique parts of them); all if none')
     ap.add_argument('--list', action='store_true', help='list the mutations and their tests')
     ap.add_argument('--baseline', action='store_true', help="first check each mutation's tests pass unbroken")
-    ap.add_argument('--timeout', type=int, default=600, help='seconds per test run')
+    ap.add_argument('--timeout', type=int, default=900, help='seconds per test run')
     ap.add_argument('-v', '--verbose', action='store_true', help='print the output of the test that caught each break')
     a = ap.parse_args()
     ms = [m for m in MUTANTS if not a.names or any(n.lower() in m['name'].lower() for n in a.names)]
@@ -131,21 +133,23 @@ def main():
             for t in dict.fromkeys(t for m in ms for t in m['tests']):
                 ok, out = run_test(t, d, a.timeout)
                 print(f"baseline {'ok    ' if ok else 'FAILED'} {t}", flush=True)
-                if not ok: print(out); sys.exit('a test fails on the unbroken code: fix it before the table means anything')
+                if not ok: print(out); sys.exit('a test fails on the unbroken code: fix it first, or the table means nothing')
         for m in ms:
             f = d/m['file']; orig = f.read_text(); t0 = time.time()
             try: f.write_text(mutate(orig, m, m['file']))
             except LookupError as e:
                 rows.append((m['name'], f'REFUSED: {e}', 0.)); bad += 1; print(rows[-1][1], flush=True); continue
             try:
-                caught = None
+                caught, timed_out = None, []
                 for t in m['tests']:
                     ok, out = run_test(t, d, a.timeout)
-                    if not ok: caught = t; break
+                    if ok is None: timed_out.append(t)
+                    elif not ok: caught = t; break
             finally: f.write_text(orig)  # the copy is unbroken again before the next mutation
             if caught is None: bad += 1
-            rows.append((m['name'], caught or 'MISSED', time.time() - t0))
-            print(f"{m['name']}: {caught or 'MISSED'} ({rows[-1][2]:.0f} s)", flush=True)
+            what = caught or ('TIMEOUT: ' + ', '.join(timed_out) if timed_out else 'MISSED')
+            rows.append((m['name'], what, time.time() - t0))
+            print(f"{m['name']}: {what} ({rows[-1][2]:.0f} s)", flush=True)
             if caught and a.verbose: print(re.sub(r'(?m)^', '    ', out))
     w = max(len(r[0]) for r in rows)
     print(f"\n| {'mutation':<{w}} | caught by | seconds |\n|{'-' * (w + 2)}|-----------|---------|")
