@@ -224,7 +224,8 @@ def offline() -> bool:
 def online(host: str='duckduckgo.com', # host to reach
            timeout: float=3., # seconds
           ) -> bool:
-    "Can this machine open a connection to `host`:443?"
+    "Can this machine open a connection to `host`:443? Never when `FOODCAM_OFFLINE` is set: nothing is tried"
+    if offline(): return False
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 

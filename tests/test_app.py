@@ -95,9 +95,33 @@ def app(run, tmp_path):
     try: p.wait(10)
     except subprocess.TimeoutExpired: p.kill()
 
+def test_app_answer_is_the_models(run, tmp_path):
+    "The app's HTTP answer for a photo: the label, probabilities and unknown flag `load_classifier(run).predict` gives"
+    import urllib.request
+    from foodcam.app import make_server
+    from foodcam.predict import load_classifier
+    photo = tmp_path/'photo.jpg'; synth_image(2, 120).save(photo, quality=90)
+    srv = make_server(run, port=0, quiet=True, bf16=False).start()
+    try:
+        req = urllib.request.Request(srv.url + 'predict', data=photo.read_bytes(), method='POST',
+                                     headers={'Content-Type': 'application/octet-stream'})
+        got = json.loads(urllib.request.urlopen(req, timeout=60).read())
+    finally: srv.stop()
+    want = load_classifier(run, bf16=False).predict(photo)
+    assert got['label'] == want.label and got['unknown'] == want.unknown, (got['label'], want.label)
+    assert list(got['probs']) == list(want.probs), (got['probs'], want.probs)  # the same classes, in the same order
+    assert all(abs(got['probs'][k] - want.probs[k]) <= 1e-5 for k in want.probs), (got['probs'], want.probs)
+    assert abs(got['unknown_score'] - want.unknown_score) <= 1e-5 and abs(got['probability'] - want.probability) <= 1e-5
+
+def chromium_or_skip():
+    "The Chromium the browser tests drive; skipped when there is none, but under CI (`CI` set) a missing one fails"
+    if exe := find_chromium(): return exe
+    msg = 'no chromium found: the browser test needs it (Debian: apt-get install chromium)'
+    if os.environ.get('CI'): pytest.fail(f'CI is set and {msg}')
+    pytest.skip(msg)
+
 def test_app_in_headless_chromium(app, tmp_path):
-    exe = find_chromium()
-    if exe is None: pytest.skip('no chromium found: the browser test needs it (Debian: apt-get install chromium)')
+    exe = chromium_or_skip()
     photo = tmp_path/'photo.jpg'; synth_image(1, 200).save(photo, quality=90)
     (tmp_path/'notes.txt').write_text('not a photo')
     b = CDP(exe, tmp_path/'profile')

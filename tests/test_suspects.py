@@ -22,7 +22,19 @@ def test_review_lists_applies_and_undoes(tmp_path):
     r = run('review', path, '--arch', 'resnet18', '--weights', 'random', '--top', '3', '--apply', '--run',
             tmp_path/'run')
     assert r.returncode == 0 and 'applied' in r.stdout, (r.stdout, r.stderr)
-    assert snap(path) != before
+    # exactly the likely rows among the first 3 of suspects.csv moved: relabelled to their class, or quarantined
+    top = list(csv.DictReader((tmp_path/'run'/'suspects.csv').open()))[:3]
+    want = {x['file'] for x in top if x['confidence'] == 'likely'}
+    assert want, top  # the planted problems give likely suspects: an empty list would check nothing
+    log = list(csv.DictReader((path/'_quarantine'/'log.csv').open()))
+    assert {m['src'] for m in log} == want and len(log) == len(want), (log, top)
+    for x in top:
+        if x['file'] not in want: continue
+        m = next(m for m in log if m['src'] == x['file'])
+        if x['action'] == 'relabel': assert m['dst'] == f"{x['proposed']}/{x['file'].split('/')[-1]}", (m, x)
+        assert not (path/x['file']).exists() and (path/m['dst']).exists(), m
+    moved = {k for k in before if k not in snap(path)}
+    assert moved == want, (moved, want)  # nothing else left its place
     r = run('clean', path, '--undo')
     assert r.returncode == 0, r.stderr
     assert snap(path) == before  # byte for byte, no log left
