@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, timm
 from PIL import Image, ImageCms, ImageOps
 from safetensors import safe_open
-from safetensors.torch import save_file
 from timm.layers.pool2d_same import MaxPool2dSame
 
 MAX_PIXELS = 50_000_000  # most pixels decoded; a larger JPEG is drafted down, anything else is refused
