@@ -164,10 +164,11 @@ def test_gradio_page_in_headless_chromium(gradio_app, tmp_path):
         b.wait("!!document.querySelector('button.primary, button[variant=primary]') && "
                "!!document.querySelector('.image-container img, [data-testid=image] img')", timeout=60)
         b.eval("[...document.querySelectorAll('button')].find(x => /submit/i.test(x.textContent)).click()")
-        got = b.wait("(() => { const imgs = [...document.querySelectorAll('img')].filter(i => i.complete && "
-                     "i.naturalWidth === 256); const t = document.body.innerText;"
-                     " return imgs.length && /known validation photos/.test(t) && {text: t, w: imgs[0].naturalWidth};"
-                     " })()", timeout=90)
+        # the answer: the flag in words (only the answer says "unknown score") and the CAM image loaded
+        got = b.wait("(() => { const t = document.body.innerText, cam = [...document.querySelectorAll('img')].filter("
+                     "i => /[.]webp/.test(i.src) && i.complete && i.naturalWidth === 256);"
+                     " return /[Uu]nknown score/.test(t) && cam.length && {text: t}; })()", timeout=90)
+        time.sleep(0.5)  # the label's bars finish drawing
         assert any(c in got['text'] for c in ('circle', 'square', 'triangle')), got['text'][:500]
         shot = base64.b64decode(b.page('Page.captureScreenshot', format='png')['data'])
         (tmp_path/'space.png').write_bytes(shot)
