@@ -265,7 +265,7 @@ class Photo(gr.Image):
         try: return super().preprocess(payload)
         except gr.Error: raise
         except Exception as e:
-            raise gr.Error(f'This file is not a photo the model can read ({type(e).__name__}): try a JPEG, PNG or WebP.')
+            raise gr.Error(f'This file is not a photo the model can read ({type(e).__name__}): try a JPEG or PNG.')
 
 examples = sorted(str(p) for p in (HERE/'examples').glob('*.jpg'))
 demo = gr.Interface(
@@ -329,7 +329,8 @@ def model_card(cfg: dict, # the Space's config.json
     "README.md of the Space: the YAML front matter Hugging Face reads, then the model card"
     d, u, cls = cfg['data'], cfg.get('unknown'), cfg['classes']
     counts = '\n'.join(f'| {c} | {d["counts"].get(c, "?")} |' for c in cls)
-    head = (f"---\ntitle: {cfg['title']}\nemoji: 🍽️\ncolorFrom: yellow\ncolorTo: red\nsdk: gradio\n"
+    head = (f"---\ntitle: {json.dumps(cfg['title'], ensure_ascii=False)}\nemoji: 🍽️\ncolorFrom: yellow\n"
+            f"colorTo: red\nsdk: gradio\n"
             f"sdk_version: {gradio}\napp_file: app.py\npinned: false\nlicense: {cfg['licence'] or 'other'}\n---\n\n")
     return head + f"""# {cfg['title']}
 
