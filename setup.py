@@ -24,10 +24,11 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 # every other `<name>_requirements` key is the extra `foodcam[<name>]`: dev (nbdev, pytest, ruff), bench (pytorch-grad-cam for
-# bench/cam.py), review (cleanlab), onnx, scrape (jmd_imagescraper); `all` is every extra a user runs (not dev, not bench)
+# bench/cam.py), review (cleanlab), onnx, scrape (jmd_imagescraper), app (gradio); `all` is every extra a user runs (not
+# dev, not bench; not app either, for now: see settings.ini)
 extras = {k[:-len('_requirements')]: shlex.split(cfg[k]) for k in cfg
           if k.endswith('_requirements') and k not in ('pip_requirements', 'conda_requirements')}
-extras['all'] = sorted({r for k, rs in extras.items() if k not in ('dev', 'bench') for r in rs})
+extras['all'] = sorted({r for k, rs in extras.items() if k not in ('dev', 'bench', 'app') for r in rs})
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)

@@ -11,8 +11,9 @@ import foodcam
 from .predict import Classifier, load_classifier, cam_overlay
 
 # %% auto 0
-__all__ = ['MAX_BYTES', 'CSP', 'PAGE_CSS', 'PAGE_JS', 'predict_image', 'upload_error', 'too_large', 'page_html', 'AppHandler',
-           'AppServer', 'make_server', 'serve']
+__all__ = ['MAX_BYTES', 'CSP', 'PAGE_CSS', 'PAGE_JS', 'APP_PY', 'GRADIO_VERSION', 'N_EXAMPLES', 'NO_LICENCE', 'predict_image',
+           'upload_error', 'too_large', 'page_html', 'AppHandler', 'AppServer', 'make_server', 'serve',
+           'space_requirements', 'model_card', 'write_space', 'serve_gradio']
 
 # %% ../nbs/18_app.ipynb 6
 MAX_BYTES = 20 * 2**20  # largest upload accepted (20 MB): a phone photo is 2-10 MB
@@ -222,3 +223,211 @@ def serve(model, # a run folder, exported .safetensors or fastai .pkl
     try: srv.serve_forever()
     except KeyboardInterrupt: print('foodcam app: stopped', flush=True)
     finally: srv.server_close()
+
+# %% ../nbs/18_app.ipynb 26
+APP_PY = '''"""A Gradio app for a foodcam model: drop or pick a photo, see the class probabilities, the "none of
+these" flag and the CAM (where in the photo the evidence for the label is). Runs on a CPU; fetches nothing from
+outside this machine."""
+import os
+os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'  # before gradio is imported: no usage reports
+from pathlib import Path
+import gradio as gr
+from infer import Model, operating_point
+
+HERE = Path(__file__).resolve().parent
+MAX_BYTES = 20 * 2**20  # largest photo accepted (20 MB): a phone photo is 2-10 MB
+model = Model(HERE)
+POINT = operating_point(model.unknown)
+
+def classify(photo):
+    "A photo's file path -> (class probabilities, the 'none of these' flag in words, the CAM overlay)"
+    if photo is None: raise gr.Error('Drop or pick a photo first.')
+    n = os.path.getsize(photo)
+    if n > MAX_BYTES:
+        raise gr.Error(f'This file is {n/2**20:.1f} MB; the app takes photos up to {MAX_BYTES/2**20:.0f} MB.')
+    try: p = model.predict(photo)
+    except Exception as e:
+        raise gr.Error(f'This file is not a photo the model can read ({type(e).__name__}): try a JPEG, PNG or WebP.')
+    if p['unknown'] is None: flag = 'No "none of these" detector: the photo gets one of the classes whatever it shows.'
+    elif p['unknown']:
+        flag = (f"**None of these?** Unknown score {p['unknown_score']:.3g} is above the threshold "
+                f"{p['threshold']:.3g}: the photo looks like none of the classes. (The threshold {POINT}.)")
+    else:
+        flag = (f"Looks like one of the classes: unknown score {p['unknown_score']:.3g}, "
+                f"threshold {p['threshold']:.3g}. (The threshold {POINT}.)")
+    return p['probs'], flag, model.overlay(photo, p['cam'])
+
+class Photo(gr.Image):
+    "gr.Image whose upload of a file that is no image gives a message (Gradio decodes it before `classify`)"
+    @classmethod
+    def get_block_name(cls): return 'image'
+    def preprocess(self, payload):
+        try: return super().preprocess(payload)
+        except gr.Error: raise
+        except Exception as e:
+            raise gr.Error(f'This file is not a photo the model can read ({type(e).__name__}): try a JPEG or PNG.')
+
+examples = sorted(str(p) for p in (HERE/'examples').glob('*.jpg'))
+demo = gr.Interface(
+    classify, Photo(type='filepath', label='Photo', sources=['upload']),
+    [gr.Label(num_top_classes=min(5, len(model.classes)), label='Label'), gr.Markdown(label='None of these?'),
+     gr.Image(type='pil', label='CAM: where the evidence for the label is')],
+    examples=examples or None, cache_examples=False, flagging_mode='never', analytics_enabled=False,
+    title=model.config.get('title') or f"foodcam: {', '.join(model.classes)}",
+    description=(f"A {model.config['arch']} at {model.size}px that tells {', '.join(model.classes)} apart. "
+                 f"The 'none of these' detector {POINT}."))
+
+if __name__ == '__main__':
+    # 127.0.0.1 unless GRADIO_SERVER_NAME says otherwise (a Hugging Face Space sets 0.0.0.0); no share link
+    demo.launch(max_file_size=MAX_BYTES, show_error=True)  # errors as messages, e.g. a file that is no image
+'''
+
+# %% ../nbs/18_app.ipynb 28
+import os, shutil, subprocess
+from pathlib import Path
+from .infer import center_crop, load_image, operating_point
+from .run import Run
+
+GRADIO_VERSION = '6.31.0'  # the Gradio release the Space's app was tested with (its `sdk_version`)
+N_EXAMPLES = 3  # example photos put in the Space, one per class first
+
+def _gradio_version() -> str:
+    "The installed Gradio's version, else `GRADIO_VERSION`"
+    from importlib.metadata import version, PackageNotFoundError
+    try: return version('gradio')
+    except PackageNotFoundError: return GRADIO_VERSION
+
+def space_requirements(gradio: str) -> str:
+    "requirements.txt of a CPU Space: ranges, torch from PyTorch's CPU index (no CUDA libraries to download)"
+    return ('--extra-index-url https://download.pytorch.org/whl/cpu\n'
+            f'torch>=2.5,<3\ntimm>=1.0\nsafetensors>=0.4\npillow>=10\nnumpy>=1.24\ngradio>={gradio},<7\n')
+
+def _examples(run: Run, track: str, out: Path, n: int=N_EXAMPLES, size: int=256) -> list:
+    "Up to `n` validation photos of the run (one per class first), centre-cropped to `size` as small JPEGs in `out`"
+    info = run.info()
+    if not Path(info.get('dataset', '')).is_dir(): return []
+    from foodcam.data import food_dls
+    valid = food_dls(info['dataset'], size=64, bs=8, seed=info['seed'], aug=None).valid.items
+    by_class = {}
+    for f in valid: by_class.setdefault(Path(f).parent.name, []).append(f)
+    picks = [fs[i] for i in range(max(map(len, by_class.values()), default=0)) for fs in by_class.values()
+             if i < len(fs)][:n]
+    out.mkdir(parents=True, exist_ok=True); files = []
+    for f in picks:
+        im = center_crop(load_image(f, draft=size), size)
+        files.append(out/f'{Path(f).parent.name}_{Path(f).stem}.jpg'); im.save(files[-1], quality=85)
+    return files
+
+NO_LICENCE = ('unknown: fill it in. foodcam cannot know the licence of photos gathered into a folder (e.g. found by a '
+              'web image search); check that you may share a model trained on them')
+
+def _pct(x): return 'not measured' if x is None else f'{x:.1%}'
+
+def model_card(cfg: dict, # the Space's config.json
+               gradio: str, # its sdk_version
+              ) -> str:
+    "README.md of the Space: the YAML front matter Hugging Face reads, then the model card"
+    d, u, cls = cfg['data'], cfg.get('unknown'), cfg['classes']
+    counts = '\n'.join(f'| {c} | {d["counts"].get(c, "?")} |' for c in cls)
+    head = (f"---\ntitle: {json.dumps(cfg['title'], ensure_ascii=False)}\nemoji: 🍽️\ncolorFrom: yellow\n"
+            f"colorTo: red\nsdk: gradio\n"
+            f"sdk_version: {gradio}\napp_file: app.py\npinned: false\nlicense: {cfg['licence'] or 'other'}\n---\n\n")
+    return head + f"""# {cfg['title']}
+
+An image classifier that tells {', '.join(cls)} apart, made with foodcam (fastai + timm). Drop a photo: the app shows
+the probability of each class, whether the photo looks like none of them, and the class activation map (CAM): where in
+the photo the evidence for the label is.
+
+## Model
+
+- Network: `{cfg['arch']}` (timm){' in Keras Xception mode' if cfg.get('keras_mode') else ''}, one linear layer on
+  globally average-pooled features, {cfg['size']}x{cfg['size']} px input (centre crop).
+- Training: foodcam's `{cfg['track']}` track ({cfg['train'].get('recipe')}), {cfg['train'].get('epochs')} epochs,
+  from {cfg['train'].get('weights')} weights.
+- Accuracy on the validation split ({d['valid_pct']:.0%} of each class, seed {d['seed']}):
+  {_pct(cfg['train'].get('valid_acc'))}.
+- "None of these": the `{u['method'] if u else '-'}` score of the network's outputs above a threshold
+  {f"({u['threshold']:.4g})" if u else ''}. It {operating_point(u)}.
+
+## Data
+
+{sum(d['counts'].values())} photos:
+
+| class | photos |
+|---|---|
+{counts}
+
+Source: {d['source'] or 'not recorded: fill in where the photos came from'}.
+Licence: {cfg['licence'] or NO_LICENCE}.
+
+## Limitations
+
+- It only knows these {len(cls)} classes and learned them from {sum(d['counts'].values())} photos: expect mistakes on
+  photos unlike the training ones (lighting, angle, plating, close-ups).
+- The "none of these" flag is a threshold on a score; it misses some photos of other things and flags some photos of
+  the classes (the rates above are measured, on few photos).
+- The CAM shows where the evidence for the label is, not why the label is right.
+
+## Files
+
+`app.py` (the Gradio app), `infer.py` (inference with torch, timm, safetensors, pillow and numpy only),
+`model.safetensors` + `config.json` (the weights and everything else the model needs), `examples/` (validation photos).
+Run anywhere with `pip install -r requirements.txt && python app.py`.
+"""
+
+def write_space(run, # run folder
+                out, # the Space folder to write (created; files foodcam writes there are replaced)
+                track: str|None=None, # which model; the best finished one if None
+                title: str|None=None, # the Space's title; from the classes if None
+                source: str|None=None, # where the photos came from (the model card's "Source")
+                licence: str|None=None, # the photos' licence (an SPDX id such as cc-by-4.0), if known
+                n_examples: int=N_EXAMPLES, # validation photos put in `examples/`
+               ) -> Path:
+    """Write a folder that runs as a Hugging Face Space, and anywhere with `pip install -r requirements.txt && python
+    app.py`"""
+    import foodcam.infer
+    from foodcam.predict import export_classifier
+    from foodcam.run import Run
+    from foodcam.tracks import run_track
+    run = Run(run); track = run_track(run, track); out = Path(out)
+    arch = (run.metrics(track) or {}).get('arch', '')
+    if arch.startswith('airnet'):
+        raise ValueError(f'track {track} is a 32px CNN of foodcam\'s own ({arch}), which a Space cannot build without '
+                         'foodcam: export a transfer track (frozen or finetune) with --track')
+    out.mkdir(parents=True, exist_ok=True)
+    export_classifier(run, out/'model.safetensors', track)
+    m, info = run.metrics(track), run.info()
+    cfg = json.loads((out/'model.json').read_text()); (out/'model.json').unlink()
+    cfg.update(pool='avg', title=title or f"foodcam: {', '.join(cfg['classes'])}", licence=licence,
+               data=dict(counts=info.get('counts', {}), seed=info.get('seed'), valid_pct=0.2, source=source),
+               train=dict(recipe="foodcam's lab recipe, " + ('head only, body frozen' if track == 'frozen' else
+                                                             'the whole network fine-tuned'),
+                          epochs=m.get('epochs'), weights=m.get('weights'), valid_acc=m.get('valid_acc')))
+    (out/'config.json').write_text(json.dumps(cfg, indent=1))
+    (out/'infer.py').write_text(Path(foodcam.infer.__file__).read_text())  # the very module foodcam tests
+    (out/'app.py').write_text(APP_PY)
+    v = _gradio_version()
+    (out/'requirements.txt').write_text(space_requirements(v))
+    (out/'README.md').write_text(model_card(cfg, v))
+    if n_examples: _examples(run, track, out/'examples', n_examples)
+    return out
+
+# %% ../nbs/18_app.ipynb 31
+def serve_gradio(run, # run folder
+                 host: str='127.0.0.1', # address to listen on
+                 port: int=7860, # port
+                 track: str|None=None, # which model
+                 out=None, # the Space folder to write and serve; a temporary one if None
+                ) -> int:
+    "Write the Space folder of `run` and run its Gradio app in the foreground; returns the app's exit status"
+    import tempfile
+    from foodcam.compat import import_extra
+    import_extra('gradio', 'app')
+    tmp = None if out else tempfile.mkdtemp(prefix='foodcam-space-')
+    sp = write_space(run, out or tmp, track)
+    env = dict(os.environ, GRADIO_SERVER_NAME=host, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED='False')
+    print(f'serving the Gradio app of {sp} on http://{host}:{port}/ (Ctrl-C to stop)', flush=True)
+    try: return subprocess.run([sys.executable, 'app.py'], cwd=sp, env=env).returncode
+    except KeyboardInterrupt: return 0
+    finally:
+        if tmp: shutil.rmtree(tmp, ignore_errors=True)

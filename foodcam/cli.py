@@ -13,7 +13,8 @@ from .compat import call_parse, Param, store_true, versions_line
 __all__ = ['COMMANDS', 'DEVICE_HELP', 'DATASET_HELP', 'RUN_HELP', 'RUN_OF_HELP', 'WEIGHTS_HELP', 'TRACK_HELP', 'QUICK_HELP',
            'DEPRECATED', 'command', 'UserError', 'version', 'deprecated', 'modern_args', 'main', 'check_classes_cmd',
            'parse_classes', 'scrape_cmd', 'clean_cmd', 'review_cmd', 'train_cmd', 'recipes_cmd', 'parse_csv',
-           'data_budget', 'budget_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd']
+           'data_budget', 'budget_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd',
+           'space_cmd']
 
 # %% ../nbs/21_cli.ipynb 5
 COMMANDS = {}
@@ -416,8 +417,33 @@ def app_cmd(model: Param('run folder, exported .safetensors or fastai export .pk
             port: Param('port of the local web page', int)=7860,
             host: Param('address to listen on (0.0.0.0 to share on the network)', str)='127.0.0.1',
             track: Param(TRACK_HELP + ', for a run folder', str)=None,
-            device: Param(DEVICE_HELP, str)=None):
+            device: Param(DEVICE_HELP, str)=None,
+            gradio: Param('serve the Gradio app of `foodcam space` instead (a run folder; needs foodcam[app])',
+                          store_true)=False):
     "Serve a local web page: drop a photo, see its label, probabilities, unknown flag and CAM"
+    if gradio:
+        from foodcam.app import serve_gradio
+        print('foodcam app: the Gradio app (the one foodcam space writes)', flush=True)
+        return serve_gradio(model, host=host, port=port, track=track)
     _on(device)
     from foodcam.app import serve
+    print("foodcam app: the standard-library page (--gradio for the Gradio app)", flush=True)
     serve(model, host=host, port=port, track=track)
+
+@command('space')
+@call_parse
+def space_cmd(run: Param(RUN_OF_HELP, str),
+              out: Param('the Space folder to write (app.py, infer.py, model.safetensors, config.json, README.md, ...)',
+                         str),
+              track: Param(TRACK_HELP, str)=None,
+              title: Param("the Space's title (default: from the classes)", str)=None,
+              source: Param('where the photos came from, for the model card', str)=None,
+              licence: Param("the photos' licence for the model card (e.g. cc-by-4.0), if known", str)=None):
+    """Write a Hugging Face Space folder (a Gradio app, no foodcam needed): publish it with `huggingface-cli upload
+    USER/SPACE OUT . --repo-type space`, or run it with `pip install -r requirements.txt && python app.py`"""
+    from foodcam.app import write_space
+    from foodcam.run import Run
+    Run(run).check()
+    out = write_space(run, out, track, title=title, source=source, licence=licence)
+    for f in sorted(out.rglob('*')):
+        if f.is_file(): print(f)
