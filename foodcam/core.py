@@ -15,7 +15,7 @@ from fastai.torch_core import set_seed as set_seed  # re-exported: `as` marks it
 __all__ = ['DEVICES', 'PROFILES', 'PROFILE_NAMES', 'IMAGE_FORMATS', 'IMAGE_EXTS', 'data_dir', 'cache_dir', 'cpu_flags',
            'bf16_supported', 'parse_device', 'set_device', 'default_device', 'use_bf16', 'amp_dtype', 'autocast',
            'loader_workers', 'device_profile', 'Profile', 'profile', 'as_profile', 'offline', 'online', 'atomic_path',
-           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused']
+           'atomic_write', 'reuse_freed_memory', 'freed_memory_reused', 'progress']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -238,3 +238,24 @@ def freed_memory_reused():
     try: yield ok
     finally:
         if ok: reuse_freed_memory(False)
+
+# %% ../nbs/00_core.ipynb 38
+def progress(it, # an iterable of batches (a `DataLoader`) or items
+             what: str, # the step's name, first on its lines
+             n: int|None=None, # photos in all; `len(it)` if None
+             unit: str='photos', # what `n` counts
+             tty: bool|None=None, # a fastprogress bar if True, start/end lines if False; `sys.stdout.isatty()` if None
+             min_n: int=100, # fewer photos than this: no progress (a step of a few seconds)
+            ):
+    "Yield `it`'s items with progress: a bar in a terminal, else a start line and an end line with the count and rate"
+    import sys, time
+    n = len(it) if n is None else n
+    if n < min_n: yield from it; return
+    if tty is None: tty = sys.stdout.isatty()
+    if tty:
+        from fastprogress.fastprogress import progress_bar
+        yield from progress_bar(it, comment=what, leave=False); return
+    print(f'{what}: {n:,} {unit}...', flush=True); t0 = time.perf_counter()
+    yield from it
+    dt = time.perf_counter() - t0
+    print(f'{what}: {n:,} {unit} in {dt:.0f} s ({n / max(dt, 1e-9):,.0f}/s)', flush=True)

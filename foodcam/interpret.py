@@ -34,7 +34,8 @@ def explain_run(run, # run folder with a finished track
     learn, track = run.learner(track)  # a folder that is not a run fails here, before anything is written
     run.file('explain').mkdir(exist_ok=True)
     print(f'explaining {track} of {run.path}')
-    interp = CAMInterpretation.from_learner(learn)
+    # the run's one pass over its validation photos (the unknown detector's, in the feature cache): no second pass
+    interp = CAMInterpretation.from_outputs(learn, *learner_outputs(learn, learn.dls.valid.items, 'valid')[::-1])
     figs = {'cam_correct': lambda f: interp.plot_correct(fname=f),
             'wrong': lambda f: interp.plot_wrong(fname=f) if len(interp.wrong) else None,
             'top_losses': lambda f: interp.plot_top_losses_cam(fname=f),
