@@ -141,9 +141,11 @@ def device_profile(device=None, # a torch device or string; `default_device()` i
 
 # %% ../nbs/00_core.ipynb 21
 PROFILES = {  # the budget half of a `Profile`: what each budget spends outside the training tables
-    'small': dict(photos_per_class=300, explain=dict(n_faith=6, lime_samples=64, steps=8)),  # `quick`: a laptop CPU
+    # `quick`: a laptop CPU; the explanations' sizes from `bench/explain_time.py` (SmoothGrad's noisy copies and the
+    # deletion/insertion steps cost most per photo)
+    'small': dict(photos_per_class=300, explain=dict(n_faith=4, lime_samples=32, steps=6, smooth_n=4)),
     # a long CPU run, or a GPU
-    'full': dict(photos_per_class=600, explain=dict(n_faith=16, lime_samples=200, steps=16))}
+    'full': dict(photos_per_class=600, explain=dict(n_faith=16, lime_samples=200, steps=16, smooth_n=16))}
 PROFILE_NAMES = {'quick': 'small', 'small': 'small', 'cpu': 'full', 'gpu': 'full', 'full': 'full'}  # name -> budget
 
 class Profile:
