@@ -49,8 +49,8 @@ def explain_run(run, # run folder with a finished track
     xb = (xb[0] if isinstance(xb, (tuple, list)) else xb).to(next(learn.model.parameters()).device)
     plt.close(plot_activations(learn, xb[0], n=16, most_active=True, fname=run.file('activations')))
     out.append(run.file('activations'))
-    df = faithfulness(learn.model, xb, methods=default_methods(learn.model, lime_samples=lime_samples, smooth_n=smooth_n),
-                      steps=steps)
+    ms = default_methods(learn.model, lime_samples=lime_samples, smooth_n=smooth_n)
+    df = faithfulness(learn.model, xb, methods=ms, steps=steps)
     df.index.name = 'method'; df.to_csv(run.file('faithfulness'))
     run.file('faithfulness_md').write_text(df.to_markdown() if _has_tabulate() else df.to_string())
     write_json(dict(track=track, n_valid=len(interp.targs), n_wrong=len(interp.wrong)), run.file('explain_info'))

@@ -206,7 +206,7 @@ def extract_features(learn: Learner, # a transfer learner; its body and pooling 
     try:
         tt = getattr(learn, 'torch_threads', None)  # the learner's `TorchThreads`, if it has one
         with torch_threads(tt.n if tt else None), torch.inference_mode(), autocast(dl.device or 'cpu', learn.bf16):
-            for xb, yb in progress(dl, 'features', n=len(dl.dataset)):
+            for xb, yb in progress(dl, 'features', n=len(dl.items)):
                 xs.append(pool(body(xb.contiguous(memory_format=fmt))).float().cpu()); ys.append(yb.cpu())
     finally: body.train(was)
     # plain tensors: fastai's subclasses do not unpickle with weights_only
