@@ -331,17 +331,18 @@ def frontier(feats: dict, # {name: `body_features`}; the first is the baseline
 # name in frontier.csv -> timm body; the first is the baseline
 FRONTIER_BODIES = {'xception': 'legacy_xception', 'lite0': 'tf_efficientnet_lite0'}
 
-# photos per class (None: all) -> planned epochs (and lab's fine-tuning top rate, where measured to pay) of each recipe
-BUDGET_PLAN = {
-    25: dict(lab=dict(epochs=(20, 5)), effnet=dict(epochs=(6, 3)), fastai=dict(epochs=(1, 4))),
-    50: dict(lab=dict(epochs=(20, 3), top=1e-3), effnet=dict(epochs=(4, 2)), fastai=dict(epochs=(1, 2))),
-    100: dict(lab=dict(epochs=(20, 2), top=2e-4), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1))),
-    None: dict(lab=dict(epochs=(20, 1)), effnet=dict(epochs=(3, 1)), fastai=dict(epochs=(1, 1)))}
-
 def budget_plan(n: int|None, # training photos per class; all if None
                ) -> dict:
-    "Recipe -> planned epochs for `n` photos per class: the plan of the next data budget up in `BUDGET_PLAN`"
-    return BUDGET_PLAN[next((k for k in BUDGET_PLAN if k is not None and n is not None and n <= k), None)]
+    """Recipe -> planned epochs for `n` photos per class: each recipe's plan (`Recipe.per_class` in `RECIPES`) of the
+    next data budget up"""
+    out = {}
+    for name, r in RECIPES.items():
+        ks = sorted(k for k in r.per_class if k is not None)
+        out[name] = r.per_class[next((k for k in ks if n is not None and n <= k), None)]
+    return out
+
+# photos per class (None: all) -> recipe -> plan: a view of `RECIPES`' `per_class`, for reading
+BUDGET_PLAN = {k: budget_plan(k) for k in (25, 50, 100, None)}
 
 def budget_ladder(seconds: float, # the budget of each run
                  ) -> list:

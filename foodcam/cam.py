@@ -223,6 +223,29 @@ class CAMInterpretation(ClassificationInterpretation):
     def correct(self): return torch.where(self.decoded == self.targs)[0]
 
 # %% ../nbs/10_cam.ipynb 34
+@patch(cls_method=True)
+def from_outputs(cls: CAMInterpretation,
+                 learn: Learner, # learner with a foodcam model
+                 logits: torch.Tensor, # (N, classes) logits of the photos of `dl`, in its order
+                 feats: torch.Tensor|None=None, # (N, features) pooled body features of the same photos
+                 dl=None, # `DataLoader` of those photos, with labels; the validation set (unshuffled) if None
+                ):
+    "The interpretation of a stored pass (logits, features) over `dl`: no second pass over the photos"
+    if dl is None: dl = learn.dls.valid.new(shuffle=False, drop_last=False)
+    targs = torch.stack([torch.as_tensor(y) for y in dl.dataset.tls[-1]]).long().flatten()
+    logits = torch.as_tensor(logits).float()
+    if len(logits) != len(targs):
+        raise ValueError(f'{len(logits)} stored outputs for {len(targs)} photos: the pass is of another set of photos')
+    lf = learn.loss_func; red = getattr(lf, 'reduction', None)
+    if red is not None: lf.reduction = 'none'
+    try: losses = torch.as_tensor(lf(logits, targs)).float()
+    finally:
+        if red is not None: lf.reduction = red
+    act = getattr(lf, 'activation', None)
+    preds = act(logits) if act is not None else logits.softmax(1)
+    return cls(learn, dl, losses, None, preds, targs, feats)
+
+# %% ../nbs/10_cam.ipynb 37
 @patch
 def cams_for(self: CAMInterpretation,
              idxs, # indices into the interpreted `dl`
@@ -258,7 +281,7 @@ def plot_cam_rows(self: CAMInterpretation,
     if title: fig.suptitle(title)
     return save_fig(fig, fname)
 
-# %% ../nbs/10_cam.ipynb 37
+# %% ../nbs/10_cam.ipynb 40
 @patch
 def plot_top_losses_cam(self: CAMInterpretation,
                         k: int=6, # number of images
@@ -287,7 +310,7 @@ def plot_confusion(self: CAMInterpretation,
     self.plot_confusion_matrix(**kwargs)
     return save_fig(plt.gcf(), fname)
 
-# %% ../nbs/10_cam.ipynb 42
+# %% ../nbs/10_cam.ipynb 45
 def farthest_points(feats: torch.Tensor, # (n, d) features
                     k: int, # points to pick
                     first: int=0, # index to start from

@@ -14,7 +14,7 @@ __all__ = ['COMMANDS', 'DEVICE_HELP', 'DATASET_HELP', 'RUN_HELP', 'RUN_OF_HELP',
            'DEPRECATED', 'command', 'UserError', 'version', 'deprecated', 'modern_args', 'main', 'check_classes_cmd',
            'parse_classes', 'scrape_cmd', 'clean_cmd', 'review_cmd', 'train_cmd', 'recipes_cmd', 'parse_csv',
            'data_budget', 'budget_cmd', 'explain_cmd', 'report_cmd', 'demo_cmd', 'predict_cmd', 'export_cmd', 'app_cmd',
-           'space_cmd']
+           'space_cmd', 'cache_cmd']
 
 # %% ../nbs/21_cli.ipynb 5
 COMMANDS = {}
@@ -447,3 +447,18 @@ def space_cmd(run: Param(RUN_OF_HELP, str),
     out = write_space(run, out, track, title=title, source=source, licence=licence)
     for f in sorted(out.rglob('*')):
         if f.is_file(): print(f)
+
+# %% ../nbs/21_cli.ipynb 30
+@command('cache')
+@call_parse
+def cache_cmd(clear: Param('remove the cached features (all, or those of --dataset)', store_true)=False,
+              dataset: Param('only the features of this dataset folder', str)=None):
+    "List the feature cache (files, sizes, datasets); --clear empties it, or one dataset's part"
+    from foodcam.core import cache_dir
+    from foodcam.transfer import cache_table, clear_cache
+    if dataset is not None and not Path(dataset).is_dir(): raise UserError(f'no dataset folder {dataset}')
+    rows = clear_cache(dataset) if clear else cache_table(dataset)
+    for r in rows:
+        print(f"{r['mb']:9.2f} MB  {r['file']}  {r['dataset']}" + (f" ({r['photos']:,} photos)" if r['photos'] else ''))
+    mb = sum(r['mb'] for r in rows)
+    print(f"{'removed' if clear else 'cached'}: {len(rows)} files, {mb:.1f} MB in {cache_dir('features')}")

@@ -16,7 +16,8 @@ __all__ = ['DEVICES', 'PROFILES', 'PROFILE_NAMES', 'IMAGE_FORMATS', 'IMAGE_EXTS'
            'cpu_flags', 'cuda_bf16_native', 'bf16_supported', 'rank_gpu', 'parse_device', 'set_device',
            'default_device', 'use_bf16', 'amp_dtype', 'precision_note', 'autocast', 'loader_workers', 'device_profile',
            'Profile', 'profile', 'as_profile', 'offline', 'online', 'atomic_path', 'atomic_write', 'backend_device',
-           'collective', 'barrier', 'write_once', 'rank0_first', 'reuse_freed_memory', 'freed_memory_reused']
+           'collective', 'barrier', 'write_once', 'rank0_first', 'reuse_freed_memory', 'freed_memory_reused',
+           'progress']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -178,9 +179,11 @@ def device_profile(device=None, # a torch device or string; `default_device()` i
 
 # %% ../nbs/00_core.ipynb 25
 PROFILES = {  # the budget half of a `Profile`: what each budget spends outside the training tables
-    'small': dict(photos_per_class=300, explain=dict(n_faith=6, lime_samples=64, steps=8)),  # `quick`: a laptop CPU
+    # `quick`: a laptop CPU; the explanations' sizes from `bench/explain_time.py` (SmoothGrad's noisy copies and the
+    # deletion/insertion steps cost most per photo)
+    'small': dict(photos_per_class=300, explain=dict(n_faith=4, lime_samples=32, steps=6, smooth_n=4)),
     # a long CPU run, or a GPU
-    'full': dict(photos_per_class=600, explain=dict(n_faith=16, lime_samples=200, steps=16))}
+    'full': dict(photos_per_class=600, explain=dict(n_faith=16, lime_samples=200, steps=16, smooth_n=16))}
 PROFILE_NAMES = {'quick': 'small', 'small': 'small', 'cpu': 'full', 'gpu': 'full', 'full': 'full'}  # name -> budget
 
 class Profile:
@@ -317,3 +320,24 @@ def freed_memory_reused():
     try: yield ok
     finally:
         if ok: reuse_freed_memory(False)
+
+# %% ../nbs/00_core.ipynb 45
+def progress(it, # an iterable of batches (a `DataLoader`) or items
+             what: str, # the step's name, first on its lines
+             n: int|None=None, # photos in all; `len(it)` if None
+             unit: str='photos', # what `n` counts
+             tty: bool|None=None, # a fastprogress bar if True, start/end lines if False; `sys.stdout.isatty()` if None
+             min_n: int=100, # fewer photos than this: no progress (a step of a few seconds)
+            ):
+    "Yield `it`'s items with progress: a bar in a terminal, else a start line and an end line with the count and rate"
+    import sys, time
+    n = len(it) if n is None else n
+    if n < min_n: yield from it; return
+    if tty is None: tty = sys.stdout.isatty()
+    if tty:
+        from fastprogress.fastprogress import progress_bar
+        yield from progress_bar(it, comment=what, leave=False); return
+    print(f'{what}: {n:,} {unit}...', flush=True); t0 = time.perf_counter()
+    yield from it
+    dt = time.perf_counter() - t0
+    print(f'{what}: {n:,} {unit} in {dt:.0f} s ({n / max(dt, 1e-9):,.0f}/s)', flush=True)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import functools, inspect, math, os, threading, time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, torch
@@ -224,11 +224,20 @@ class Recipe:
     fit: Callable # `fit(learn, profile, epochs, lrs, cbs, ...)` -> the learner
     cached: bool=False # the head trains on cached features
     xception: bool=True # its body is the Xception, so a `--weights` file (an Xception's) is for it
+    # photos per class (None: all) -> planned epochs under a CPU budget (`foodcam.budget.budget_plan`), and lab's
+    # fine-tuning top rate where it was measured to pay (`bench/results_budget.md`)
+    per_class: dict = field(default_factory=dict)
 
 RECIPES = {r.name: r for r in [
-    Recipe('lab', 'fastai', lab_learner, fit_lab, cached=True),
-    Recipe('effnet', 'effnet', effnet_learner, fit_effnet, xception=False),
-    Recipe('fastai', 'fastai', fastai_learner, fit_fastai)]}
+    Recipe('lab', 'fastai', lab_learner, fit_lab, cached=True,
+           per_class={25: dict(epochs=(20, 5)), 50: dict(epochs=(20, 3), top=1e-3),
+                      100: dict(epochs=(20, 2), top=2e-4), None: dict(epochs=(20, 1))}),
+    Recipe('effnet', 'effnet', effnet_learner, fit_effnet, xception=False,
+           per_class={25: dict(epochs=(6, 3)), 50: dict(epochs=(4, 2)), 100: dict(epochs=(3, 1)),
+                      None: dict(epochs=(3, 1))}),
+    Recipe('fastai', 'fastai', fastai_learner, fit_fastai,
+           per_class={25: dict(epochs=(1, 4)), 50: dict(epochs=(1, 2)), 100: dict(epochs=(1, 1)),
+                      None: dict(epochs=(1, 1))})]}
 ALL_RECIPES = tuple(RECIPES)  # the default of every comparison: a new row of `RECIPES` joins them all
 
 def recipe_weights(name: str, # a key of `RECIPES`

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastai.callback.hook import Hook
 from fastprogress.fastprogress import progress_bar
+from .core import progress as core_progress
 from torchvision.transforms.functional import gaussian_blur, resize
 from skimage.segmentation import slic
 from .cam import (cam, split_model, class_index, evaluating, upsample, model_of, plain, on_model, save_fig,
@@ -283,14 +284,14 @@ def faithfulness(model, # a model or `Learner`
                  xb: torch.Tensor, # normalised validation sample
                  methods: dict|None=None, # name -> f(model, xb, cls) -> maps; `default_methods` if None
                  steps: int=16, # deletion/insertion steps
-                 progress: bool=True, # progress bar over methods
+                 progress: bool=True, # progress over the methods (`foodcam.core.progress`: a bar, or lines in a log)
                  **kwargs, # passed to `deletion_insertion`
                 ) -> pd.DataFrame:
     "Mean deletion AUC (lower is better) and insertion AUC (higher is better) per method"
     model = model_of(model); xb = on_model(model, plain(xb)).detach(); methods = methods or default_methods(model)
     with evaluating(model), torch.no_grad(): cls = plain(model(xb)).argmax(1)
     res = {name: deletion_insertion(model, xb, methods[name](model, xb, cls), cls, steps=steps, **kwargs)
-           for name in progress_bar(list(methods), display=progress, leave=False)}
+           for name in (core_progress(list(methods), 'faithfulness', n=len(xb), min_n=0) if progress else methods)}
     rnd = res.get('random')
     return pd.DataFrame({k: dict(deletion_auc=float(r['deletion'].mean()), insertion_auc=float(r['insertion'].mean()),
                                  # share of images where the method's deletion AUC beats the random map's

@@ -31,10 +31,12 @@ def explain_run(run, # run folder with a finished track
     `<run>/explain`"""
     run = Run(run); t0 = time.perf_counter(); sz = as_profile(profile).explain
     n_faith, lime_samples, steps = n_faith or sz['n_faith'], lime_samples or sz['lime_samples'], steps or sz['steps']
+    smooth_n = sz.get('smooth_n', 16)
     learn, track = run.learner(track)  # a folder that is not a run fails here, before anything is written
     run.file('explain').mkdir(exist_ok=True)
     print(f'explaining {track} of {run.path}')
-    interp = CAMInterpretation.from_learner(learn)
+    # the run's one pass over its validation photos (the unknown detector's, in the feature cache): no second pass
+    interp = CAMInterpretation.from_outputs(learn, *learner_outputs(learn, learn.dls.valid.items, 'valid')[::-1])
     figs = {'cam_correct': lambda f: interp.plot_correct(fname=f),
             'wrong': lambda f: interp.plot_wrong(fname=f) if len(interp.wrong) else None,
             'top_losses': lambda f: interp.plot_top_losses_cam(fname=f),
@@ -43,11 +45,12 @@ def explain_run(run, # run folder with a finished track
     for key, fn in figs.items():
         fig = fn(run.file(key))
         if fig is not None: plt.close(fig); out.append(run.file(key))
-    xb = interp.dl.one_batch()[0][:n_faith]
+    xb = interp[list(range(min(n_faith, len(interp.targs))))][0]  # the first photos only (`one_batch` decodes 64)
+    xb = (xb[0] if isinstance(xb, (tuple, list)) else xb).to(next(learn.model.parameters()).device)
     plt.close(plot_activations(learn, xb[0], n=16, most_active=True, fname=run.file('activations')))
     out.append(run.file('activations'))
-    df = faithfulness(learn.model, xb, methods=default_methods(learn.model, lime_samples=lime_samples), steps=steps,
-                      progress=False)
+    ms = default_methods(learn.model, lime_samples=lime_samples, smooth_n=smooth_n)
+    df = faithfulness(learn.model, xb, methods=ms, steps=steps)
     df.index.name = 'method'; df.to_csv(run.file('faithfulness'))
     run.file('faithfulness_md').write_text(df.to_markdown() if _has_tabulate() else df.to_string())
     write_json(dict(track=track, n_valid=len(interp.targs), n_wrong=len(interp.wrong)), run.file('explain_info'))

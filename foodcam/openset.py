@@ -8,8 +8,8 @@ import os, json, tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import autocast, cache_dir, device_profile, IMAGE_EXTS
-from .transfer import features_key, weights_id, cached_features
+from .core import autocast, cache_dir, device_profile, IMAGE_EXTS, progress
+from .transfer import features_key, weights_id, cached_features, note_dataset
 from .data import verify_items
 
 # %% auto 0
@@ -215,7 +215,7 @@ def _outputs(learn, dl):
     fmt = torch.channels_last if getattr(learn, 'channels_last', False) else torch.contiguous_format
     try:
         with torch.inference_mode(), autocast(dl.device or 'cpu', getattr(learn, 'bf16', None)):
-            for b in dl:
+            for b in progress(dl, 'outputs', n=len(dl.dataset)):
                 f, l = pooled_outputs(model, b[0].contiguous(memory_format=fmt))
                 fs.append(f.float().cpu()); ls.append(l.float().cpu())
     finally: model.train(was)
@@ -232,7 +232,7 @@ def learner_outputs(learn, # a learner holding a foodcam classifier
     fn = cache_dir('features')/f'outputs-{learn.arch}-{view}-{key}-{weights_id(learn.model[1])[:8]}.pt' if key else None
     if fn is not None and fn.exists(): d = torch.load(fn, weights_only=True); return d['f'], d['l']
     f, l = _outputs(learn, dl)
-    if fn is not None: torch.save(dict(f=f, l=l), fn)
+    if fn is not None: torch.save(dict(f=f, l=l), fn); note_dataset(fn, items)
     return f, l
 
 # %% ../nbs/08_openset.ipynb 21

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_transfer.ipynb 2
 from __future__ import annotations
-import hashlib, json, time, tempfile, contextlib
+import hashlib, json, os, time, tempfile, contextlib
 from functools import partial
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
@@ -24,7 +24,7 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
-from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_path
+from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_path, progress
 from .train import (classifier, FreezeBNStats, BF16, EpochCurves, StageInfo, preludes, save_model, load_model,
                            read_meta)
 from .weights import load_backbone_weights, create_backbone, keras_mode
@@ -32,9 +32,10 @@ from .weights import load_backbone_weights, create_backbone, keras_mode
 # %% auto 0
 __all__ = ['HEAD_LR', 'FT_LR_DIV', 'body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads',
            'TorchThreads', 'load_body', 'body_weights', 'body_learner', 'transfer_learner', 'weights_id',
-           'features_key', 'extract_features', 'cached_features', 'Mirrored', 'features_dls', 'features_learner',
-           'fit_frozen', 'finetune_lrs', 'fit_finetune', 'save_stage', 'load_stage', 'find_lr', 'ConcatBody',
-           'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
+           'features_key', 'extract_features', 'cached_features', 'Mirrored', 'note_dataset', 'cache_table',
+           'clear_cache', 'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune',
+           'save_stage', 'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams',
+           'load_concat_head']
 
 # %% ../nbs/07_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -205,7 +206,8 @@ def extract_features(learn: Learner, # a transfer learner; its body and pooling 
     try:
         tt = getattr(learn, 'torch_threads', None)  # the learner's `TorchThreads`, if it has one
         with torch_threads(tt.n if tt else None), torch.inference_mode(), autocast(dl.device or 'cpu', learn.bf16):
-            for xb, yb in dl: xs.append(pool(body(xb.contiguous(memory_format=fmt))).float().cpu()); ys.append(yb.cpu())
+            for xb, yb in progress(dl, 'features', n=len(dl.items)):
+                xs.append(pool(body(xb.contiguous(memory_format=fmt))).float().cpu()); ys.append(yb.cpu())
     finally: body.train(was)
     # plain tensors: fastai's subclasses do not unpickle with weights_only
     return torch.cat(xs).as_subclass(torch.Tensor), torch.cat(ys).as_subclass(torch.Tensor)
@@ -226,6 +228,7 @@ def cached_features(learn: Learner, # a transfer learner
         x, y = extract_features(learn, dl)
         if fn is not None and not rank:
             with atomic_path(fn) as tmp: torch.save({'x': x, 'y': y}, tmp)
+            note_dataset(fn, dl.items)
     if dist and not rank: distrib_barrier()
     return x, y
 
@@ -238,7 +241,39 @@ class Mirrored:
     def __iter__(self): return ((xb.flip(-1), yb) for xb, yb in self.dl)
     def __len__(self): return len(self.dl)
 
-# %% ../nbs/07_transfer.ipynb 26
+# %% ../nbs/07_transfer.ipynb 27
+def note_dataset(fn, # a file of the feature cache
+                 items, # the image files its rows came from
+                ) -> Path:
+    "Write `<fn>.json`: the folder of `items` (the dataset: above the class folders) and their count"
+    ps = [Path(p).resolve() for p in items]
+    root = os.path.commonpath([str(p.parent.parent) for p in ps]) if ps else ''
+    out = Path(fn).with_suffix('.json'); out.write_text(json.dumps(dict(dataset=root, photos=len(ps))))
+    return out
+
+def _note(fn: Path) -> dict:
+    try: return json.loads(fn.with_suffix('.json').read_text())
+    except (OSError, ValueError): return {}
+
+def cache_table(dataset=None, # only the files of this dataset folder; all if None
+               ) -> list:
+    "`[{file, mb, dataset, photos}]`: the feature cache's files (`cache_dir('features')`), largest first"
+    root = str(Path(dataset).resolve()) if dataset is not None else None
+    rows = [dict(file=f.name, mb=round(f.stat().st_size / 2**20, 2), **{'dataset': '?', 'photos': None, **_note(f)})
+            for f in cache_dir('features').iterdir() if f.is_file() and f.suffix != '.json']
+    rows = [r for r in rows if root is None or r['dataset'] == root]
+    return sorted(rows, key=lambda r: -r['mb'])
+
+def clear_cache(dataset=None, # only the files of this dataset folder; all if None
+               ) -> list:
+    "Remove the feature cache's files (and their notes), all or one dataset's; returns the rows removed"
+    rows = cache_table(dataset)
+    for r in rows:
+        for f in (cache_dir('features')/r['file'], (cache_dir('features')/r['file']).with_suffix('.json')):
+            f.unlink(missing_ok=True)
+    return rows
+
+# %% ../nbs/07_transfer.ipynb 29
 class _Feats:
     "Indexable (feature, label) pairs"
     def __init__(self, x, y): store_attr()
@@ -273,7 +308,7 @@ def features_dls(learn: Learner, # a transfer learner on image DataLoaders
     fdls.vocab, fdls.c, fdls.extract_seconds = dls.vocab, dls.c, time.perf_counter() - t0
     return fdls
 
-# %% ../nbs/07_transfer.ipynb 27
+# %% ../nbs/07_transfer.ipynb 30
 def features_learner(learn: Learner, # a transfer learner
                      k_aug: int=0, # extra augmented passes over the training images
                      bs: int|None=None, # batch size
@@ -292,7 +327,7 @@ def features_learner(learn: Learner, # a transfer learner
     flearn.stage = 'frozen'  # a head on cached features is the frozen stage, whatever names its fits
     return flearn
 
-# %% ../nbs/07_transfer.ipynb 34
+# %% ../nbs/07_transfer.ipynb 37
 HEAD_LR = 2e-3  # the lab's head rate (one-cycle maximum) on cached features
 FT_LR_DIV = 20  # the lab's fine-tuning top rate is the head's rate divided by this
 
@@ -339,7 +374,7 @@ def fit_finetune(learn: Learner, # a transfer learner whose head is trained
     learn.unfreeze(); learn.fit_one_cycle(epochs, cbs=[StageInfo('finetune', learn.lr, src)] + L(cbs))
     return learn
 
-# %% ../nbs/07_transfer.ipynb 37
+# %% ../nbs/07_transfer.ipynb 40
 def save_stage(learn: Learner, # a transfer learner
                fname, # checkpoint file (.pth)
                **meta, # more metadata
@@ -371,7 +406,7 @@ def load_stage(fname, # checkpoint written by `save_stage`
     if meta['stage'] == 'finetune': learn.unfreeze()
     return learn
 
-# %% ../nbs/07_transfer.ipynb 40
+# %% ../nbs/07_transfer.ipynb 43
 @delegates(Learner.lr_find)
 def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=None`)
             # 'frozen' (head on cached features), 'finetune' (everything unfrozen), None: `learn` as it is set up
@@ -400,7 +435,7 @@ def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=N
         plt.close(fig)
     return sug
 
-# %% ../nbs/07_transfer.ipynb 43
+# %% ../nbs/07_transfer.ipynb 46
 class ConcatBody(nn.Module):
     """Several bodies on the same images (they must share their input normalisation); returns the list of their feature
     maps"""
@@ -439,7 +474,7 @@ def concat_cams(model: nn.Module, # a `concat_classifier`
     idx = logits.argmax(1) if cls is None else torch.as_tensor(cls).long().flatten().expand(len(xb))
     return [torch.einsum('nchw,nc->nhw', m.float(), w.float()[idx]) for m, w in zip(maps, model[1].weights())], logits
 
-# %% ../nbs/07_transfer.ipynb 47
+# %% ../nbs/07_transfer.ipynb 50
 def load_concat_head(model: nn.Module, # a `concat_classifier`
                      fc: nn.Linear, # a Linear trained on the concatenated pooled features, in the bodies' order
                     ) -> nn.Module:
