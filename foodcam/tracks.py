@@ -19,7 +19,7 @@ from .train import read_meta
 from .run import Run
 from .cifar import (cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar,
                            tta_accuracy, load_cifar)
-from .transfer import transfer_learner, xception_learner, body_weights, fit_frozen, fit_finetune, save_stage, load_stage, HEAD_LR
+from .transfer import xception_learner, fit_finetune, save_stage, load_stage, HEAD_LR
 from .experiments import RECIPE_BUDGETS
 
 # %% auto 0

@@ -31,7 +31,7 @@ from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
 __all__ = ['HEAD_LR', 'FT_LR_DIV', 'body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads',
-           'TorchThreads', 'load_body', 'body_weights', 'body_learner', 'transfer_learner', 'weights_id',
+           'TorchThreads', 'load_body', 'body_weights', 'FrozenStage', 'body_learner', 'transfer_learner', 'weights_id',
            'features_key', 'extract_features', 'cached_features', 'Mirrored', 'features_dls', 'features_learner',
            'fit_frozen', 'finetune_lrs', 'fit_finetune', 'xception_learner', 'save_stage', 'load_stage', 'find_lr',
            'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
@@ -119,6 +119,12 @@ def body_weights(weights,
     kw = dict(weights=weights) if xception and weights is not None else {}
     return dict(kw, fetch=True) if fetch else kw
 
+class FrozenStage(Callback):
+    "Name each fit by the body: `learn.stage` is 'frozen' while the body is frozen, 'finetune' after `learn.unfreeze()`"
+    order = -11  # before `StageInfo`, which names a stage explicitly
+    def before_fit(self):
+        self.learn.stage = 'finetune' if all(p.requires_grad for p in self.model[0].parameters()) else 'frozen'
+
 @delegates(Learner.__init__, but=['splitter', 'train_bn'])
 def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is replaced by the body's statistics
                  body: nn.Module, # a headless timm body returning feature maps
@@ -136,7 +142,8 @@ def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is rep
     if channels_last: model = model.to(memory_format=torch.channels_last)
     kwargs = {'loss_func': CrossEntropyLossFlat(), 'metrics': accuracy, **kwargs}
     learn = Learner(dls, model, splitter=partial(transfer_splitter, n=n_groups), train_bn=False,
-                    cbs=[FreezeBNStats(), BF16(bf16), EpochCurves(), *([TorchThreads(threads)] if threads else []),
+                    cbs=[FreezeBNStats(), FrozenStage(), BF16(bf16), EpochCurves(),
+                         *([TorchThreads(threads)] if threads else []),
                          *(cbs or [])], **kwargs)
     # a new learner is frozen
     learn.arch, learn.stage, learn.bf16, learn.channels_last = arch, 'frozen', bf16, channels_last
@@ -340,8 +347,8 @@ def fit_finetune(learn: Learner, # a transfer learner whose head is trained
     return learn
 
 # %% ../nbs/07_transfer.ipynb 36
-Learner.fit_frozen = fit_frozen  # `learn.fit_frozen(20)`: the frozen stage on cached features, as `fit_frozen(learn, 20)`
-Learner.fit_finetune = fit_finetune  # `learn.fit_finetune(2)`: `learn.unfreeze(); learn.fit_one_cycle(2, finetune_lrs(lr))`
+Learner.fit_frozen = fit_frozen  # `learn.fit_frozen(20)` is `fit_frozen(learn, 20)`: the head on cached features
+Learner.fit_finetune = fit_finetune  # `learn.unfreeze(); learn.fit_one_cycle(2, finetune_lrs(lr))`, as a stage
 
 @delegates(body_learner, but=['body', 'arch'])
 def xception_learner(dls: DataLoaders, # image DataLoaders, e.g. `food_dls(path, 256)`

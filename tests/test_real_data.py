@@ -80,3 +80,19 @@ def test_suspects_on_food3_find_the_burger(frozen_run):
     assert len(s.likely) < 0.03 * 1500, s.summary()  # the default list of food3 as it is (issue 31): 10 photos measured
     assert s.df.set_index('file').loc['bibimbap/1194422.jpg', 'confidence'] == 'likely'
     assert 'expected to be really wrong' in s.summary() and 'check them by eye before `--apply`' in s.summary()
+
+@needs_data
+def test_verbs_on_food3(tmp_path):
+    """The notebook path on food3 with the Learner in hand: `food_dls` -> `xception_learner` -> `fit_frozen` gives the
+    frozen track's accuracy (the same code), then `CAMInterpretation`, `export` and `load_learner`"""
+    from foodcam.all import set_seed, food_dls, xception_learner, CAMInterpretation, load_learner
+    set_seed(42); dls = food_dls(DATA['food3'], 256, bs=64)
+    learn = xception_learner(dls, path=tmp_path)
+    learn.fit_frozen(20)
+    acc = learn.curves[-1]['valid_acc']
+    assert acc >= 0.92, acc  # measured 0.936, as the frozen track
+    interp = CAMInterpretation.from_learner(learn)
+    assert len(interp.targs) == len(dls.valid_ds) and len(interp.wrong) < 0.1 * len(dls.valid_ds)
+    learn.export('food3.pkl')
+    f = dls.valid.items[0]
+    assert load_learner(tmp_path/'food3.pkl').predict(f)[0] == learn.predict(f)[0]
