@@ -32,8 +32,9 @@ def split_model(model, # a foodcam model `nn.Sequential(body, GAPHead)`, or a `L
                                                          nn.AdaptiveMaxPool2d))] if head is not None else []
     if len(lins) != 1 or not pools:
         raise ValueError(f'CAM needs a model nn.Sequential(body, head) whose head is global pooling + one Linear '
-                         f'(build it with foodcam.train.classifier); got {type(model).__name__} with {len(lins)} '
-                         'Linear layer(s) in its head')
+                         f"(xception_learner(dls, arch) builds one; for fastai's vision_learner pass "
+                         "custom_head=PoolHead(nn.AdaptiveAvgPool2d(1), n_features, dls.c)); got "
+                         f'{type(model).__name__} with {len(lins)} Linear layer(s) in its head')
     return model[0], lins[0]
 
 # %% ../nbs/10_cam.ipynb 6
@@ -310,7 +311,18 @@ def plot_confusion(self: CAMInterpretation,
     self.plot_confusion_matrix(**kwargs)
     return save_fig(plt.gcf(), fname)
 
-# %% ../nbs/10_cam.ipynb 45
+# %% ../nbs/10_cam.ipynb 42
+@patch
+def plot_top_losses(self: CAMInterpretation,
+                    k: int=6, # number of images
+                    largest: bool=True, # largest losses (False: smallest)
+                    fname=None, # also save the figure as this PNG
+                    **kwargs, # fastai's layout arguments (`nrows`...): not used, the CAM rows have their own
+                   ):
+    "fastai's `plot_top_losses`, with the CAMs of the predicted and the true class beside each photo"
+    return self.plot_top_losses_cam(k, largest, fname)
+
+# %% ../nbs/10_cam.ipynb 50
 def farthest_points(feats: torch.Tensor, # (n, d) features
                     k: int, # points to pick
                     first: int=0, # index to start from

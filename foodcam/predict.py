@@ -273,6 +273,19 @@ def from_learner(learn, # a fastai `Learner` holding a foodcam classifier
     return Classifier(learn.model, list(map(str, dls.vocab)), size, mean, std, unknown, meta, **kwargs)
 
 # %% ../nbs/16_predict.ipynb 24
+def _classifier_from_learner(cls, learn: Learner, # a fastai `Learner` holding a foodcam classifier
+                             unknown=False, # True: fit the unknown detector on `learn`'s photos; or a fitted detector
+                             method: str=DEFAULT_METHOD, # its open-set score, when fitted here
+                             keep: float=0.95, # fraction of validation photos its threshold keeps
+                             **kwargs, # passed to `Classifier` (device, bf16)
+                            ) -> Classifier:
+    "A `Classifier` for the `Learner` in hand (its size, normalisation, classes), with the unknown flag and the CAM"
+    det = fit_unknown(*split_outputs(learn), method, keep) if unknown is True else (unknown or None)
+    return from_learner(learn, det, **kwargs)
+
+Classifier.from_learner = classmethod(_classifier_from_learner)
+
+# %% ../nbs/16_predict.ipynb 27
 def _plum_function(f, owner, warn, methods):
     "Rebuild a pickled `plum.Function` (a fresh lock and cache)"
     fn = plum.Function(f, owner=owner, warn_redefinition=warn)
@@ -305,7 +318,7 @@ def export_learner(learn: Learner, # a trained learner, on any device
         learn.add_cbs(amp); learn.model.to(dev); learn.dls.to(device=dev)
     return Path(fname)
 
-# %% ../nbs/16_predict.ipynb 31
+# %% ../nbs/16_predict.ipynb 34
 def export_classifier(run, # run folder
                       out, # destination `.safetensors`
                       track: str|None=None, # which model; the best finished one if None
@@ -326,7 +339,7 @@ def export_classifier(run, # run folder
     if pkl: files.append(export_learner(run.learner(track)[0], out.with_suffix('.pkl')))
     return files
 
-# %% ../nbs/16_predict.ipynb 33
+# %% ../nbs/16_predict.ipynb 36
 class ExportModule(nn.Module):
     "Normalisation + model, returning logits, CAMs of all classes and pooled features: the ONNX graph"
     def __init__(self, clf: Classifier):
@@ -364,7 +377,7 @@ def onnx_session(fname, # an `.onnx` file
     if threads: so.intra_op_num_threads = threads
     return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
 
-# %% ../nbs/16_predict.ipynb 36
+# %% ../nbs/16_predict.ipynb 39
 def cam_overlay(item, # the image (anything `open_image` takes)
                 cam_map, # (h, w) CAM
                 size: int=256, # side of the overlay
@@ -406,7 +419,7 @@ def write_table(rows: list, # dicts
     else: raise ValueError(f'--out {out}: use a .csv or .json file name')
     return out
 
-# %% ../nbs/16_predict.ipynb 41
+# %% ../nbs/16_predict.ipynb 44
 def expand_inputs(inputs: list, # files, folders or glob patterns
                  ) -> list:
     "The image files `inputs` name, in order, without duplicates"

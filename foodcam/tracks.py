@@ -19,7 +19,7 @@ from .train import read_meta
 from .run import Run
 from .cifar import (cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar,
                            tta_accuracy, load_cifar)
-from .transfer import transfer_learner, body_weights, fit_frozen, fit_finetune, save_stage, load_stage, HEAD_LR
+from .transfer import xception_learner, fit_finetune, save_stage, load_stage, HEAD_LR
 from .experiments import RECIPE_BUDGETS
 
 # %% auto 0
@@ -54,8 +54,8 @@ def track_frozen(data, run: Run, epochs: int, row, budget: dict, arch='legacy_xc
                  size=None, **kwargs):
     "Frozen ImageNet body + GAP + a new Linear, trained on cached features"
     dls = track_dls(data, row, seed, size)
-    learn = transfer_learner(dls, arch=arch, **body_weights(weights, fetch=True))  # a track may fetch its weights
-    tl = fit_frozen(learn, epochs)
+    learn = xception_learner(dls, arch=arch, weights=weights, fetch=True)  # a track may fetch its weights
+    tl = learn.fit_frozen(epochs)  # the same verbs a notebook uses
     save_stage(learn, run.file('model', track=row.name))
     return run.record(tl, row.name, setup_seconds=tl.dls.extract_seconds, arch=arch, weights=str(learn.weights_source),
                       size=size or row.size)

@@ -149,6 +149,7 @@ class EpochCurves(Callback):
     def after_epoch(self):
         (tl, tc, tn), (vl, vc, vn) = self.acc[True], self.acc[False]
         if not tn: return  # `validate`/`get_preds` also fire epoch events: not a training epoch
+        if hasattr(self.learn, 'lr_finder'): return  # `learn.lr_find()` trains a copy for a moment: not a stage
         dt = time.perf_counter() - self.t0
         self.rows.append(dict(stage=getattr(self.learn, 'stage', 'fit'), epoch=len(self.rows) + 1,
             train_loss=tl/tn if tn else float('nan'), train_acc=tc/tn if tn else float('nan'),

