@@ -18,7 +18,8 @@ def need(module: str, why: str):
     anything else missing fails under CI"""
     try: return __import__(module)
     except ImportError:
-        if CI and module not in ('gradio', 'gradio_client'): pytest.fail(f'{module} is not installed, and CI must run {why}')
+        if CI and module not in ('gradio', 'gradio_client'):
+            pytest.fail(f'{module} is not installed, and CI must run {why}')
         pytest.skip(f'{module} is not installed: {why} needs it (pip install "foodcam[app]")')
 
 @pytest.fixture(scope='module')
