@@ -203,6 +203,10 @@ def _tfms_key(dls, dl) -> list:
     return [repr(dl.after_item), repr(dl.after_batch)]
 
 # %% ../nbs/07_transfer.ipynb 22
+def _n_items(dl):
+    "How many photos `dl` goes over: its items' count (a `Mirrored` view has no `len`), else its dataset's"
+    return len(dl.items) if hasattr(dl.dataset, 'items') else len(dl.dataset)
+
 def extract_features(learn: Learner, # a transfer learner; its body and pooling are used
                      dl, # DataLoader of (image batch, label)
                     ) -> tuple:
@@ -213,7 +217,7 @@ def extract_features(learn: Learner, # a transfer learner; its body and pooling 
     try:
         tt = getattr(learn, 'torch_threads', None)  # the learner's `TorchThreads`, if it has one
         with torch_threads(tt.n if tt else None), torch.inference_mode(), autocast(dl.device or 'cpu', learn.bf16):
-            for xb, yb in progress(dl, 'features', n=len(dl.items)):
+            for xb, yb in progress(dl, 'features', n=_n_items(dl)):
                 xs.append(pool(body(xb.contiguous(memory_format=fmt))).float().cpu()); ys.append(yb.cpu())
     finally: body.train(was)
     # plain tensors: fastai's subclasses do not unpickle with weights_only
