@@ -17,6 +17,7 @@ from .cifar import *
 from .openset import *
 from .cam import *
 from .explain import *
+from .experiments import *
 from .interpret import *
 from .run import *
 from .tracks import *

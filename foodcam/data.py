@@ -11,17 +11,16 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image, ImageOps, ImageCms, UnidentifiedImageError
 from fastcore.basics import store_attr
-from functools import partial
 from fastai.vision.all import (PILImage, TensorImage, DataBlock, TransformBlock, IntToFloatTensor, CategoryBlock,
-                               DataLoaders, RandTransform,
+                               DataLoaders, RandTransform, DisplayedTransform,
                                Resize, RandomCrop, Brightness, Contrast, Rotate, aug_transforms, parent_label)
 from .core import cache_dir, atomic_write, device_profile, IMAGE_EXTS
 
 # %% auto 0
 __all__ = ['MAX_PIXELS', 'MIN_SIDE', 'REASONS', 'AUGS', 'to_rgb', 'ImageTooBig', 'open_bounded', 'load_rgb', 'FoodImage',
            'check_image', 'verify_items', 'exclusion_summary', 'food_items', 'check_dataset', 'unit_hash',
-           'food_splitter', 'GaussianNoise', 'CenterResize', 'aug_preset', 'food_block', 'food_dls', 'per_class_sample',
-           'sample_epochs', 'food_test_dl']
+           'food_splitter', 'GaussianNoise', 'CenterResize', 'only_on', 'aug_preset', 'OpenFood', 'food_block',
+           'food_dls', 'per_class_sample', 'sample_epochs', 'food_test_dl']
 
 # %% ../nbs/03_data.ipynb 5
 _SRGB = ImageCms.createProfile('sRGB')
@@ -99,8 +98,9 @@ def load_rgb(fn, # a file name, bytes, or a file-like object
 # %% ../nbs/03_data.ipynb 9
 class FoodImage(PILImage):
     "A `PILImage` opened with `load_rgb`: EXIF orientation applied, transparency on white, any mode to RGB"
+    # `fn`'s annotation is what fastai's `test_dl` accepts: without it, a `str` path (from the shell) is refused
     @classmethod
-    def create(cls, fn, # a file name, bytes, PIL image, array or tensor
+    def create(cls, fn:Path|str|bytes|io.IOBase|Image.Image|np.ndarray|torch.Tensor, # a file, its bytes, an image
                draft: int|None=None, # smallest side needed (see `load_rgb`); files only
                **kwargs):
         if isinstance(fn, (str, Path, bytes, io.IOBase)): return cls(load_rgb(fn, draft=draft))
@@ -244,6 +244,12 @@ class CenterResize(Resize):
     "`Resize` that crops the centre on the training set too: no augmentation"
     def before_call(self, b, split_idx): self.pcts = (0.5, 0.5)
 
+def only_on(tfm, # a fastai item or batch transform
+            split_idx: int, # 0: the training set only, 1: the validation set (and `test_dl`) only
+           ):
+    "`tfm`, applied on one side of the split only"
+    tfm.split_idx = split_idx; return tfm
+
 # %% ../nbs/03_data.ipynb 31
 AUGS = ('fastai', None, 'effnet')
 
@@ -254,13 +260,26 @@ def aug_preset(aug: str|None, # 'fastai', None (or 'none') or 'effnet'
               ) -> tuple:
     "`(item_tfms, batch_tfms)` for an augmentation preset"
     if aug is None or aug == 'none': return [CenterResize(size)], []
-    if aug == 'fastai': return [Resize(presize or round(1.25*size))], aug_transforms(size=size, min_scale=0.75)
+    if aug == 'fastai':  # validation: the centre at `size`, resized once as for prediction (the batch crop: a no-op)
+        return ([only_on(Resize(presize or round(1.25*size)), 0), only_on(CenterResize(size), 1)],
+                aug_transforms(size=size, min_scale=0.75))
     if aug == 'effnet':
         return ([Resize(presize or round(size*235/224)), RandomCrop(size)],
                 [Brightness(0.1, p=1.), Contrast(0.5, p=1.), Rotate(max_deg=9, p=1.), GaussianNoise(0.05)])
     raise ValueError(f"unknown aug {aug!r}: use one of {AUGS}")
 
-# %% ../nbs/03_data.ipynb 34
+# %% ../nbs/03_data.ipynb 35
+class OpenFood(DisplayedTransform):
+    "Open a file (or its bytes, an image, an array) as a `FoodImage`, decoded at `draft` pixels a side or more"
+    input_types = (Path, str, bytes, io.IOBase, Image.Image, np.ndarray, torch.Tensor)  # what `test_dl` accepts
+    def __init__(self, draft: int|None=None, # smallest side the training transforms need
+                 valid_draft: int|None=None, # the validation side's (and prediction's); `draft` if None
+                ): super().__init__(); store_attr(); self.split = None
+    def __call__(self, x, split_idx=None, **kwargs):  # which side of the split this item is on
+        self.split = split_idx; return super().__call__(x, split_idx=split_idx, **kwargs)
+    def encodes(self, fn):
+        return FoodImage.create(fn, draft=self.valid_draft if self.split == 1 and self.valid_draft else self.draft)
+
 def food_block(size: int=256, # final image side
                seed: int=42, # split seed
                valid_pct: float=0.2, # fraction of each class for validation
@@ -269,8 +288,8 @@ def food_block(size: int=256, # final image side
               ) -> DataBlock:
     "The foodcam `DataBlock`: `FoodImage`s from `<label>/` folders, stratified seeded split, presizing"
     item_tfms, batch_tfms = aug_preset(aug, size, presize)
-    block = TransformBlock(type_tfms=partial(FoodImage.create, draft=max(item_tfms[0].size)),
-                           batch_tfms=IntToFloatTensor)
+    valid_draft = next((max(t.size) for t in item_tfms if t.split_idx == 1), None)  # decoded as `image_tensor` decodes
+    block = TransformBlock(type_tfms=OpenFood(max(item_tfms[0].size), valid_draft), batch_tfms=IntToFloatTensor)
     return DataBlock(blocks=(block, CategoryBlock), get_items=food_items, get_y=parent_label,
                      splitter=food_splitter(valid_pct, seed), item_tfms=item_tfms, batch_tfms=batch_tfms)
 
@@ -291,10 +310,10 @@ def food_dls(path, # dataset folder: one sub-folder of images per class
     kwargs = dict(num_workers=p.num_workers if num_workers is None else num_workers, pin_memory=p.pin_memory, **kwargs)
     dls = food_block(size, seed, valid_pct, aug, presize).dataloaders(Path(path), bs=bs, device=p.device, **kwargs)
     # what made the transforms, for caches (fastai's reprs vary by release)
-    dls.food_block = dict(size=size, aug=aug, presize=presize)
+    dls.food_block = dict(size=size, aug=aug, presize=presize, valid='centre')
     return dls
 
-# %% ../nbs/03_data.ipynb 37
+# %% ../nbs/03_data.ipynb 38
 def per_class_sample(labels, # one label per training item
                      n: int|None, # items per class; all if None
                      seed: int=42, # seed of the sample
@@ -323,7 +342,7 @@ def sample_epochs(dls, # fastai DataLoaders of a class-per-folder dataset
     dls.loaders[0] = dls.train.new(n=k, get_idxs=lambda: rng.sample(idx, k))
     return dls
 
-# %% ../nbs/03_data.ipynb 40
+# %% ../nbs/03_data.ipynb 41
 def food_test_dl(dls, # the `DataLoaders` a model was trained with
                  items, # image files (or one file, or PIL images) to predict
                  **kwargs, # passed to `dls.test_dl`

@@ -151,7 +151,7 @@ def test_demo_reads_a_symlinked_ood_folder_and_logs_plain_lines(tmp_path, shapes
     # the shares it states are the detector's: its own rate on the known photos, and what it flags among these 8
     from foodcam.predict import load_classifier
     clf = load_classifier(R, info['track'], bf16=False)
-    ood = sorted(p for p in (tmp_path/'ood').rglob('*.jpg'))
+    ood = sorted(p for c in (tmp_path/'ood').iterdir() for p in c.glob('*.jpg'))  # rglob follows no link
     flagged = sum(p.unknown for p in clf.predict_batch(ood)) / len(ood)
     assert info['n'] == len(ood) == 8 and abs(info['flagged'] - flagged) <= 1 / 8 + 1e-9, (info, flagged)
     assert info['known_flagged'] == clf.unknown.known_flagged, (info, clf.unknown.meta())

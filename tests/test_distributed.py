@@ -101,7 +101,9 @@ def test_two_processes(tmp_path):
                                                                                                'finetune')
                                                           for k in ('curves.png', 'metrics.json', 'model.pth')]), files
     feats = sorted(p.name for p in (tmp_path/'cache'/'features').iterdir())
-    assert len(feats) == 2 and [f.split('-')[1] for f in feats] == ['train', 'valid'], feats  # written once, by rank 0
+    # written once, by rank 0: each split's features and the note of what they are
+    assert [(f.split('-')[1], f.rsplit('.', 1)[1]) for f in feats] == [('train', 'json'), ('train', 'pt'),
+                                                                        ('valid', 'json'), ('valid', 'pt')], feats
     m = json.loads((run/'scratch32_metrics.json').read_text())
     assert m['epochs'] == 4 and 0 <= m['valid_acc'] <= 1
     assert all(abs(r['valid_acc'] * n_valid - round(r['valid_acc'] * n_valid)) < 1e-6 for r in m['curves'])
