@@ -204,8 +204,9 @@ def _tfms_key(dls, dl) -> list:
 
 # %% ../nbs/07_transfer.ipynb 22
 def _n_items(dl):
-    "How many photos `dl` goes over: its items' count (a `Mirrored` view has no `len`), else its dataset's"
-    return len(dl.items) if hasattr(dl.dataset, 'items') else len(dl.dataset)
+    "How many photos `dl` goes over: its items' count (a `Mirrored` view has no dataset), else its dataset's"
+    items = getattr(dl, 'items', None)  # a chunk of `stream_features` has a dataset without items
+    return len(dl.dataset) if items is None else len(items)
 
 def extract_features(learn: Learner, # a transfer learner; its body and pooling are used
                      dl, # DataLoader of (image batch, label)
