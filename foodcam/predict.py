@@ -266,8 +266,10 @@ def from_learner(learn, # a fastai `Learner` holding a foodcam classifier
     dls = learn.dls; norm = [t for t in dls.after_batch.fs if isinstance(t, Normalize)]
     mean, std = (norm[0].mean.flatten().tolist(), norm[0].std.flatten().tolist()) if norm else ((0., 0., 0.),
                                                                                                 (1., 1., 1.))
-    rs = [t for t in dls.after_item.fs if hasattr(t, 'size') and isinstance(getattr(t, 'size'), tuple)]
-    size = int(rs[0].size[0]) if rs else 224
+    # the last resize the validation photos go through (a presize applies to the training photos only)
+    rs = [t for t in dls.after_item.fs
+          if isinstance(getattr(t, 'size', None), tuple) and getattr(t, 'split_idx', None) != 0]
+    size = int(rs[-1].size[0]) if rs else 224
     meta = dict(arch=getattr(learn, 'arch', None), keras_mode=getattr(learn, 'keras_mode', False),
                 track=getattr(learn, 'stage', None))
     return Classifier(learn.model, list(map(str, dls.vocab)), size, mean, std, unknown, meta, **kwargs)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project's virtual environment: foodcam (editable) with its dev tools and every extra, at the exact
+# Create (or reuse) the project's virtual environment: foodcam (editable) with its dev tools and every extra (the Gradio app's too), at the exact
 # versions of requirements-lock.txt (constraints), so tests and figures are reproducible. The package itself asks only for ranges.
 set -euo pipefail
 VENV=${1:-.venv}
@@ -22,5 +22,5 @@ else
   echo "reusing $VENV"
 fi
 echo "installing foodcam, its dev tools and extras at the versions of requirements-lock.txt (torch is large: the first time takes a few minutes)"
-pip_q -c requirements-lock.txt -e ".[dev,all]"
+pip_q -c requirements-lock.txt -e ".[dev,all,app]"
 "$VENV/bin/python" -c "import foodcam, torch, fastai, timm; print('foodcam', foodcam.__version__, '| torch', torch.__version__, '| fastai', fastai.__version__, '| timm', timm.__version__)"
