@@ -98,7 +98,6 @@ def load_rgb(fn, # a file name, bytes, or a file-like object
 # %% ../nbs/03_data.ipynb 9
 class FoodImage(PILImage):
     "A `PILImage` opened with `load_rgb`: EXIF orientation applied, transparency on white, any mode to RGB"
-    # `fn`'s annotation is what fastai's `test_dl` accepts: without it, a `str` path (from the shell) is refused
     @classmethod
     def create(cls, fn:Path|str|bytes|io.IOBase|Image.Image|np.ndarray|torch.Tensor, # a file, its bytes, an image
                draft: int|None=None, # smallest side needed (see `load_rgb`); files only

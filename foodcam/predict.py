@@ -17,8 +17,9 @@ import foodcam
 from .core import default_device, device_profile, use_bf16, autocast
 from fastai.learner import Learner
 from .data import FoodImage, CenterResize
+from .infer import forward_cam, prediction, heat_overlay
 from .train import classifier, read_meta, write_json
-from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs, image_files
+from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs, image_files, METHODS, OpenSetScore
 from .weights import create_backbone, keras_mode
 from .transfer import body_stats
 from .cifar import cifar_net, cifar_arch_args
@@ -26,8 +27,8 @@ from .run import Run
 from .tracks import TRACKS, run_track, track_size, run_learner  # noqa: F401 (run_learner: importable from here, as before)
 
 # %% auto 0
-__all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'load_run', 'split_outputs', 'fit_run_unknown',
-           'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
+__all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'load_run', 'split_outputs', 'fits_train',
+           'fit_run_unknown', 'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
            'load_learner_safe', 'export_learner', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session',
            'cam_overlay', 'predictions_table', 'write_table', 'expand_inputs']
 
@@ -81,26 +82,22 @@ class Classifier:
     def forward(self, xb: torch.Tensor, # (N, 3, size, size) images in 0..1
                 cams: bool=False, # also the CAM of each image's predicted class
                ) -> tuple:
-        "(logits, pooled features, CAMs (N, h, w) or None), all float32 on the CPU"
+        "(logits, pooled features, CAMs (N, h, w) or None), all float32 on the CPU: `foodcam.infer.forward_cam`"
         xb = ((xb.to(self.device) - self.mean) / self.std).contiguous(memory_format=self.fmt)
-        body, head = self.model[0], self.model[1]
-        with torch.inference_mode():
-            with autocast(self.device, self.bf16): maps = body(xb); f = head[1](head[0](maps)); logits = head.fc(f)
-            logits, f = logits.float(), f.float()  # the CAM in fp32, outside autocast (which would make einsum bf16)
-            cm = torch.einsum('nchw,nc->nhw', maps.float(), head.fc.weight.float()[logits.argmax(1)]) if cams else None
+        logits, f, cm = forward_cam(self.model, xb, cams, autocast(self.device, self.bf16))
         return logits.cpu(), f.cpu(), (cm.cpu() if cm is not None else None)
 
 # %% ../nbs/16_predict.ipynb 10
 def _pred(c, lg, f, cm, i):
-    p = F.softmax(lg[i], 0)
-    k = int(p.argmax())
-    unk = c.unknown.score(f[i:i+1], lg[i:i+1]).item() if c.unknown is not None else None
-    return AttrDict(label=c.classes[k], probability=float(p[k]), probs={n: float(v) for n, v in zip(c.classes, p)},
-                    unknown=bool(unk > c.unknown.threshold) if unk is not None else None, unknown_score=unk,
-                    cam=cm[i].numpy() if cm is not None else None, error=None)
+    "Photo `i`'s record, made by `foodcam.infer.prediction` as the Space's is"
+    u = c.unknown
+    s = u.score(f[i:i+1], lg[i:i+1]).item() if u is not None else None
+    return AttrDict(prediction(c.classes, lg[i], s, u.threshold if u is not None else None,
+                               cm[i].numpy() if cm is not None else None), error=None)
 
 def _err(msg):
-    return AttrDict(label=None, probability=None, probs={}, unknown=None, unknown_score=None, cam=None, error=msg)
+    return AttrDict(label=None, probability=None, probs={}, unknown=None, unknown_score=None, threshold=None, cam=None,
+                    error=msg)
 
 class _Images(torch.utils.data.Dataset):
     """Items as (3, size, size) tensors, decoded where the DataLoader puts the work; an unreadable one gives zeros and
@@ -179,11 +176,18 @@ def load_run(run, # run folder
 
 # %% ../nbs/16_predict.ipynb 16
 def split_outputs(learn, # a learner on a run's dataset (`run_learner`)
+                  train: bool=True, # pass over the training photos too; False: their labels only (features None)
                  ) -> tuple:
     "`((features, logits, labels) of the training photos, (features, logits) of the validation photos)`, cached on disk"
     dls = learn.dls
     y = torch.tensor([dls.vocab.o2i[Path(f).parent.name] for f in dls.train.items])
-    return (*learner_outputs(learn, dls.train.items, 'train'), y), learner_outputs(learn, dls.valid.items, 'valid')
+    tr = (*learner_outputs(learn, dls.train.items, 'train'), y) if train else (None, None, y)
+    return tr, learner_outputs(learn, dls.valid.items, 'valid')
+
+def fits_train(method: str, # one of `foodcam.openset.METHODS`
+              ) -> bool:
+    "Whether the open-set score `method` is fitted on the training photos (MSP and energy read the logits alone)"
+    return METHODS[method].fit is not OpenSetScore.fit
 
 def fit_run_unknown(run, # run folder whose dataset is still on disk
                     track: str|None=None, # which model; the best finished one if None
@@ -192,7 +196,7 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
                    ) -> UnknownDetector:
     "Fit the unknown detector of a run on its training photos and save it as `<track>_unknown.safetensors`"
     run = Run(run); learn, track = run.learner(track)
-    det = fit_unknown(*split_outputs(learn), method, keep)
+    det = fit_unknown(*split_outputs(learn, fits_train(method)), method, keep)
     det.save(run.file('detector', track=track))  # with its operating point (`UnknownDetector.meta`)
     return det
 
@@ -282,7 +286,7 @@ def _classifier_from_learner(cls, learn: Learner, # a fastai `Learner` holding a
                              **kwargs, # passed to `Classifier` (device, bf16)
                             ) -> Classifier:
     "A `Classifier` for the `Learner` in hand (its size, normalisation, classes), with the unknown flag and the CAM"
-    det = fit_unknown(*split_outputs(learn), method, keep) if unknown is True else (unknown or None)
+    det = fit_unknown(*split_outputs(learn, fits_train(method)), method, keep) if unknown is True else (unknown or None)
     return from_learner(learn, det, **kwargs)
 
 Classifier.from_learner = classmethod(_classifier_from_learner)
@@ -385,14 +389,8 @@ def cam_overlay(item, # the image (anything `open_image` takes)
                 size: int=256, # side of the overlay
                 alpha: float=0.5, # heatmap opacity
                ) -> Image.Image:
-    "The photo (centre crop) with the CAM as a heatmap on top"
-    import matplotlib
-    im = CenterResize(size)(open_image(item, draft=size), split_idx=1).convert('RGB')
-    m = torch.as_tensor(np.asarray(cam_map, dtype=np.float32))[None, None]
-    m = F.interpolate(m, size=(size, size), mode='bilinear', align_corners=False)[0, 0].numpy()
-    m = (m - m.min()) / (m.max() - m.min() + 1e-8)
-    heat = (matplotlib.colormaps['jet'](m)[..., :3] * 255).astype(np.uint8)
-    return Image.blend(im, Image.fromarray(heat), alpha)
+    "The photo (centre crop) with the CAM as a heatmap on top: `foodcam.infer.heat_overlay`, as in the Space"
+    return heat_overlay(CenterResize(size)(open_image(item, draft=size), split_idx=1).convert('RGB'), cam_map, alpha)
 
 def predictions_table(items, # the inputs, in order
                       preds: list, # `Classifier.predict_batch`'s output

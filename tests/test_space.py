@@ -148,12 +148,8 @@ def test_gradio_client(gradio_app, tmp_path):
     assert e.value.code == 413, e.value.code
 
 def test_gradio_page_in_headless_chromium(gradio_app, tmp_path):
-    from foodcam.report import find_chromium
-    from test_app import CDP  # tests/test_app.py's DevTools client
-    exe = find_chromium()
-    if exe is None:
-        if CI: pytest.fail('no chromium found, and CI must run the browser test')
-        pytest.skip('no chromium found: the browser test needs it (Debian: apt-get install chromium)')
+    from test_app import CDP, chromium_or_skip  # tests/test_app.py's DevTools client and its browser check
+    exe = chromium_or_skip()
     photo = tmp_path/'photo.jpg'; synth_image(1, 200).save(photo, quality=90)
     b = CDP(exe, tmp_path/'profile', timeout=60)
     try:

@@ -25,9 +25,9 @@ BIN = Path(sys.executable).parent
 def M(name, file, old, new, *tests): return dict(name=name, file=file, old=old, new=new, tests=list(tests))
 
 MUTANTS = [
-    M('unknown comparison flipped', 'foodcam/predict.py',
-      "unknown=bool(unk > c.unknown.threshold) if unk is not None else None, unknown_score=unk,",
-      "unknown=bool(unk < c.unknown.threshold) if unk is not None else None, unknown_score=unk,",
+    M('unknown comparison flipped', 'foodcam/infer.py',
+      "unknown=None if score is None else bool(score > threshold), unknown_score=score, threshold=threshold,",
+      "unknown=None if score is None else bool(score < threshold), unknown_score=score, threshold=threshold,",
       'tests/test_values.py::test_pred_csv_flags_the_detectors_share_of_known_photos'),
     M('class order swapped in the app', 'foodcam/app.py',
       "return dict(label=p.label, probability=p.probability, probs=p.probs, unknown=p.unknown,",
@@ -50,9 +50,9 @@ MUTANTS = [
       "u = [unit_hash(f'{seed}/{Path(f).parent.name}/{Path(f).name}') for f in items]",
       "u = [unit_hash(f'42/{Path(f).parent.name}/{Path(f).name}') for f in items]",
       'nbs/03_data.ipynb'),
-    M('CAM weights of the wrong class', 'foodcam/predict.py',
-      "cm = torch.einsum('nchw,nc->nhw', maps.float(), head.fc.weight.float()[logits.argmax(1)]) if cams else None",
-      "cm = torch.einsum('nchw,nc->nhw', maps.float(), head.fc.weight.float()[logits.argmin(1)]) if cams else None",
+    M('CAM weights of the wrong class', 'foodcam/infer.py',
+      "cm = torch.einsum('nchw,nc->nhw', maps.float(), fc.weight.float()[logits.argmax(1)]) if cams else None",
+      "cm = torch.einsum('nchw,nc->nhw', maps.float(), fc.weight.float()[logits.argmin(1)]) if cams else None",
       'tests/test_predict.py::test_export_safetensors_and_onnx_round_trip'),
     M('predict without normalisation', 'foodcam/predict.py',
       "xb = ((xb.to(self.device) - self.mean) / self.std).contiguous(memory_format=self.fmt)",
