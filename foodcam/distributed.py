@@ -17,14 +17,14 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib
-from .core import default_device, set_device, profile, collective
+from .core import default_device, set_device, profile, collective, rank0_first
 from .train import EpochCurves, write_json
-from .transfer import extract_features
+from .transfer import extract_features, features_key, feature_file, note_dataset
 from .tracks import train_track
 
 # %% auto 0
 __all__ = ['AnyDeviceDL', 'DDPTrainer', 'ReduceCurves', 'init_distributed', 'one_voice', 'distributed', 'train_distributed',
-           'parser', 'main', 'stream_features']
+           'parser', 'main', 'stream_features', 'stream_folder']
 
 # %% ../nbs/22_distributed.ipynb 5
 class AnyDeviceDL(DistributedDL):
@@ -153,13 +153,33 @@ class _Part:
 
 def stream_features(learn: Learner, # a transfer learner; its body and pooling are used
                     dl, # an unshuffled fastai DataLoader of (image, label), e.g. `dls.test_dl(files, with_labels=True)`
-                    folder, # where x.npy, y.npy and progress.json go
+                    folder=None, # where x.npy, y.npy and progress.json go; an entry of the feature cache if None
                     chunk: int=1024, # images per chunk: the unit of memory and of resuming
                     num_workers: int|None=None, # decoding worker processes; `dl`'s if None
                    ) -> tuple:
     """Pooled features of `dl` (N x C float32, labels N) streamed into memory-mapped `.npy` files by chunk, resumable;
     returns read-only memmaps"""
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True); pf = folder/'progress.json'
+    if folder is None: folder = stream_folder(learn, dl)
+    folder = Path(folder)
+    # in a data-parallel run rank 0 extracts, the other ranks wait, then find every chunk done
+    with rank0_first(): _stream(learn, dl, folder, chunk, num_workers)
+    return np.load(folder/'x.npy', mmap_mode='r'), np.load(folder/'y.npy', mmap_mode='r')
+
+def stream_folder(learn: Learner, # a transfer learner
+                  dl, # the image DataLoader it streams
+                 ) -> Path:
+    "The folder entry of the feature cache for `stream_features(learn, dl)`: `{arch}-stream-{features_key}`, noted"
+    key = features_key(learn, dl, 'stream')
+    if key is None:
+        raise ValueError('stream_features: `dl` has no image files to key the feature cache by: pass a folder')
+    folder = feature_file(learn.arch, 'stream', key, suffix='')
+    # its note first: a folder half done is listed with its dataset, and cleared with it
+    if not rank_distrib(): folder.mkdir(exist_ok=True); note_dataset(folder, dl.items)
+    return folder
+
+def _stream(learn, dl, folder: Path, chunk: int, num_workers):
+    "Extract the chunks of `dl` not yet in `folder`"
+    folder.mkdir(parents=True, exist_ok=True); pf = folder/'progress.json'
     n, c = len(dl.dataset), learn.model[0].num_features
     prog = json.loads(pf.read_text()) if pf.exists() else {}
     # new, or another dataset/body/chunking: start again
@@ -168,6 +188,7 @@ def stream_features(learn: Learner, # a transfer learner; its body and pooling a
         for f, dt, shape in (('x', np.float32, (n, c)), ('y', np.int64, (n,))):
             np.lib.format.open_memmap(folder/f'{f}.npy', 'w+', dt, shape).flush()
         write_json(prog, pf)
+    if len(prog['done']) == -(-n // chunk): return  # every chunk done
     x, y = np.load(folder/'x.npy', mmap_mode='r+'), np.load(folder/'y.npy', mmap_mode='r+')
     nw = getattr(dl, 'num_workers', 0) if num_workers is None else num_workers
     for k, a in enumerate(range(0, n, chunk)):
@@ -178,4 +199,3 @@ def stream_features(learn: Learner, # a transfer learner; its body and pooling a
         x[a:b], y[a:b] = xs.flatten(1).numpy(), ys.numpy(); x.flush(); y.flush()
         prog['done'].append(k); write_json(prog, pf)
     del x, y
-    return np.load(folder/'x.npy', mmap_mode='r'), np.load(folder/'y.npy', mmap_mode='r')

@@ -8,8 +8,8 @@ import os, json, tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import autocast, cache_dir, device_profile, IMAGE_EXTS, progress
-from .transfer import features_key, weights_id, cached_features, note_dataset
+from .core import autocast, device_profile, IMAGE_EXTS, progress
+from .transfer import features_key, weights_id, cached_features, feature_file, cached_entry
 from .data import verify_items
 
 # %% auto 0
@@ -229,13 +229,11 @@ def learner_outputs(learn, # a learner holding a foodcam classifier
     "(features, logits) of `items` under `learn`'s validation transforms, cached on disk"
     dl = learn.dls.test_dl(list(items), **({'bs': b} if (b := device_profile(learn.dls.device).extract_bs) else {}))
     key = features_key(learn, dl, view) if cache and hasattr(learn, 'arch') else None
-    fn = cache_dir('features')/f'outputs-{learn.arch}-{view}-{key}-{weights_id(learn.model[1])[:8]}.pt' if key else None
-    if fn is not None and fn.exists(): d = torch.load(fn, weights_only=True); return d['f'], d['l']
-    f, l = _outputs(learn, dl)
-    if fn is not None: torch.save(dict(f=f, l=l), fn); note_dataset(fn, items)
-    return f, l
+    # the head's weights too: the logits depend on them
+    fn = feature_file(f'outputs-{learn.arch}', view, f'{key}-{weights_id(learn.model[1])[:8]}') if key else None
+    return cached_entry(fn, lambda: _outputs(learn, dl), items, names=('f', 'l'))
 
-# %% ../nbs/08_openset.ipynb 21
+# %% ../nbs/08_openset.ipynb 22
 def _walk(path: Path):
     """Files under `path`, sorted, following symbolic links (a folder reached twice is walked once); hidden and `_`
     folders and hidden files skipped"""
@@ -272,7 +270,7 @@ def image_files(path, # a folder (searched recursively, through symbolic links),
     if n and len(fs) > n: fs = [fs[i] for i in np.linspace(0, len(fs) - 1, n).round().astype(int)]
     return fs
 
-# %% ../nbs/08_openset.ipynb 24
+# %% ../nbs/08_openset.ipynb 25
 def ood_files(ood, # a folder (or .tgz) of photos of none of the classes (`--ood`)
               n: int|None=None, # at most this many, evenly spread
              ) -> list:
@@ -281,7 +279,7 @@ def ood_files(ood, # a folder (or .tgz) of photos of none of the classes (`--ood
     if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
     return files
 
-# %% ../nbs/08_openset.ipynb 27
+# %% ../nbs/08_openset.ipynb 28
 def food_openset_table(learn, # a learner trained on the known classes (e.g. the frozen stage)
                        unknown: dict, # name -> list of image files of none of the classes
                        methods: dict|None=None, # name -> `OpenSetScore`; one of each of `METHODS` if None

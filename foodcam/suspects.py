@@ -4,23 +4,25 @@
 
 # %% ../nbs/19_suspects.ipynb 2
 from __future__ import annotations
-import hashlib, time, warnings
+import contextlib, hashlib, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
 from fastcore.basics import store_attr, patch
-from .core import cache_dir, atomic_path
+from fastai.torch_core import rank_distrib
+from .core import progress, rank0_first
 from .data import food_items, food_splitter, food_dls, load_rgb
 from .scrape import quarantine, move_file, append_log, union_groups, ThumbPages
-from .transfer import load_body, weights_id, body_learner, features_dls, extract_features, Mirrored
+from .transfer import (load_body, weights_id, body_learner, features_dls, extract_features, Mirrored,
+    feature_file, write_entry, note_dataset)
 from .openset import Mahalanobis, KNN
 from .run import Run
 
 # %% auto 0
-__all__ = ['PRECISION_GOAL', 'LIKELY_CUT', 'LABEL_PRECISION', 'KIND_PRECISION', 'OFFTOPIC', 'KINDS', 'REASONS', 'CONFIDENCES',
-           'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs', 'label_issues',
-           'label_precision', 'expected_wrong', 'label_confidence', 'ConcatFeatures', 'strong_features', 'oof_score',
-           'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects',
+__all__ = ['CHECKS_MIN', 'PRECISION_GOAL', 'LIKELY_CUT', 'LABEL_PRECISION', 'KIND_PRECISION', 'OFFTOPIC', 'KINDS', 'REASONS',
+           'CONFIDENCES', 'file_sha1', 'thumb_features', 'BackboneFeatures', 'l2norm', 'cv_folds', 'oof_probs',
+           'label_issues', 'label_precision', 'expected_wrong', 'label_confidence', 'ConcatFeatures', 'strong_features',
+           'oof_score', 'oof_centroid', 'robust_z', 'near_duplicates', 'Suspects', 'find_suspects', 'apply_suspects',
            'SuspectReviewer']
 
 # %% ../nbs/19_suspects.ipynb 6
@@ -62,7 +64,9 @@ class BackboneFeatures:
         return self
 
     @property
-    def cache_file(self) -> Path: return cache_dir('features')/f'content-{self.load().id}.pt'
+    def cache_file(self) -> Path:
+        "Its entry of the feature store: `content-{arch}-{weights hash}-{size}[-mirror].pt`"
+        return feature_file('content', key=self.load().id)
 
     def read(self) -> dict:
         "sha1 -> feature vector, from the cache file"
@@ -71,17 +75,23 @@ class BackboneFeatures:
         d = torch.load(fn, weights_only=True)
         return dict(zip(d['keys'], d['x'].numpy()))
 
-    def write(self, store: dict):
-        with atomic_path(self.cache_file) as tmp:
-            torch.save({'keys': list(store), 'x': torch.from_numpy(np.stack(list(store.values())))}, tmp)
+    def write(self, store: dict, # sha1 -> feature vector
+              files=(), # the files of this call: its note names their dataset
+             ):
+        "Write the cache file (rank 0, atomically) and its note"
+        x = torch.from_numpy(np.stack(list(store.values())))
+        write_entry(self.cache_file, lambda tmp: torch.save({'keys': list(store), 'x': x}, tmp), files, len(store))
 
     def __call__(self, files) -> np.ndarray:
         "N x C features of `files` (all inside one dataset folder)"
-        files = [Path(f) for f in files]; keys = [file_sha1(f) for f in files]
-        store = self.read(); todo = {k: f for k, f in zip(keys, files) if k not in store}
-        if todo:
-            store.update(zip(todo, self.extract(list(todo.values()))))
-            if self.cache: self.write(store)
+        files = [Path(f) for f in files]; keys = [file_sha1(f) for f in progress(files, 'file hashes', min_n=20_000)]
+        # in a data-parallel run rank 0 extracts and writes, the other ranks then read
+        with rank0_first() if self.cache else contextlib.nullcontext():
+            store = self.read(); todo = {k: f for k, f in zip(keys, files) if k not in store}
+            if todo: store.update(zip(todo, self.extract(list(todo.values()))))
+            if self.cache and todo: self.write(store, files)
+            # nothing new: the note still follows the dataset of this call
+            elif self.cache and store and not rank_distrib(): note_dataset(self.cache_file, files, len(store))
         return np.stack([store[k] for k in keys])
 
     def extract(self, files) -> list:
@@ -117,6 +127,8 @@ def cv_folds(y: np.ndarray, # integer labels
     if k < 2: raise ValueError('every class needs at least 2 images for the out-of-fold check')
     return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
+CHECKS_MIN = 2_000  # photos from which the out-of-fold checks show progress: about 5 s of fits on a 2-core CPU
+
 def oof_probs(x: np.ndarray, # N x C features
               y: np.ndarray, # N integer labels
               k: int=5, # folds
@@ -129,12 +141,12 @@ def oof_probs(x: np.ndarray, # N x C features
     from sklearn.decomposition import PCA
     x = l2norm(x); x = PCA(min(dim, *x.shape), random_state=seed).fit_transform(x)
     p = np.zeros((len(y), int(y.max()) + 1))
-    for tr, te in cv_folds(y, k, seed):
+    for tr, te in progress(cv_folds(y, k, seed), 'out-of-fold head', n=len(y), min_n=CHECKS_MIN):
         m = LogisticRegression(C=C, max_iter=1000).fit(x[tr], y[tr])
         p[np.ix_(te, m.classes_)] = m.predict_proba(x[te])
     return p
 
-# %% ../nbs/19_suspects.ipynb 11
+# %% ../nbs/19_suspects.ipynb 13
 def label_issues(y: np.ndarray, # N integer labels, as given
                  p: np.ndarray, # N x C out-of-fold class probabilities
                 ) -> np.ndarray:
@@ -146,7 +158,7 @@ def label_issues(y: np.ndarray, # N integer labels, as given
     n = int(find_label_issues(y, p, n_jobs=1).sum())
     return np.argsort(p[np.arange(len(y)), y], kind='stable')[:n]
 
-# %% ../nbs/19_suspects.ipynb 14
+# %% ../nbs/19_suspects.ipynb 16
 PRECISION_GOAL = 0.7  # the default list (and `--apply`) holds the suspects measured to be at least this precise
 # a label suspect is 'likely' when its given label's out-of-fold probability is under LIKELY_CUT / (number of classes)
 LIKELY_CUT = 0.5
@@ -185,7 +197,7 @@ def label_confidence(self_conf: np.ndarray, # out-of-fold probability of the giv
     "'likely' or 'possible' per label suspect: the cut `LIKELY_CUT`, in units of chance"
     return np.where(np.asarray(self_conf) * n_classes < LIKELY_CUT, 'likely', 'possible')
 
-# %% ../nbs/19_suspects.ipynb 17
+# %% ../nbs/19_suspects.ipynb 19
 class ConcatFeatures:
     """Extractor: the features of several extractors side by side, each L2-normalised so that no body outweighs the
     other by its scale"""
@@ -202,7 +214,7 @@ def strong_features(weights=None,
                           BackboneFeatures('tf_efficientnet_lite0', 'random' if str(weights) == 'random' else None,
                                            mirror=True, **kwargs))
 
-# %% ../nbs/19_suspects.ipynb 20
+# %% ../nbs/19_suspects.ipynb 24
 def oof_score(method, # a `foodcam.openset.OpenSetScore` on features (`Mahalanobis`, `KNN`): fit, then score
               x: np.ndarray, # N x C features
               y: np.ndarray, # N integer labels
@@ -211,7 +223,8 @@ def oof_score(method, # a `foodcam.openset.OpenSetScore` on features (`Mahalanob
              ) -> np.ndarray:
     "Out-of-fold scores of an open-set `method`: fitted on the other folds' photos, scoring each fold's"
     xt, yt, d = torch.from_numpy(np.asarray(x, dtype=np.float32)), torch.as_tensor(y), np.zeros(len(y))
-    for tr, te in cv_folds(y, k, seed): d[te] = method.fit(xt[tr], None, yt[tr]).score(xt[te], None).numpy()
+    for tr, te in progress(cv_folds(y, k, seed), f'out-of-fold {method.name}', n=len(y), min_n=CHECKS_MIN):
+        d[te] = method.fit(xt[tr], None, yt[tr]).score(xt[te], None).numpy()
     return d
 
 def oof_centroid(x: np.ndarray, # N x C features
@@ -236,20 +249,20 @@ def robust_z(s: np.ndarray) -> np.ndarray:
     med = np.median(s); mad = 1.4826 * np.median(np.abs(s - med))
     return (s - med) / max(mad, 1e-12)
 
-# %% ../nbs/19_suspects.ipynb 22
+# %% ../nbs/19_suspects.ipynb 26
 def near_duplicates(x: np.ndarray, # N x C features
                     thresh: float=0.95, # cosine similarity from which two images are near duplicates
                     chunk: int=2048, # rows per block of the similarity matrix
                    ) -> list:
     "`(i, j, cosine)` for every pair `i < j` with cosine similarity >= `thresh`"
     xn, out = l2norm(x).astype(np.float32), []
-    for s in range(0, len(xn), chunk):
+    for s in progress(range(0, len(xn), chunk), 'near duplicates', n=len(xn), min_n=10_000):
         sim = xn[s:s+chunk] @ xn.T
         for i, j in zip(*np.nonzero(sim >= thresh)):
             if j > s + i: out.append((s + int(i), int(j), float(sim[i, j])))
     return out
 
-# %% ../nbs/19_suspects.ipynb 25
+# %% ../nbs/19_suspects.ipynb 30
 KINDS = ('off_topic', 'label', 'duplicate')  # review order within a rank: quarantine, relabel, drop
 # `_quarantine/<reason>/` of a quarantined suspect
 REASONS = {'off_topic': 'off_topic', 'label': 'mislabelled', 'duplicate': 'near_duplicate'}
@@ -302,7 +315,7 @@ def _describe(r):
     if r.action == 'quarantine': return 'quarantine: off-topic'
     return f'drop: near duplicate of {r.other}'
 
-# %% ../nbs/19_suspects.ipynb 26
+# %% ../nbs/19_suspects.ipynb 31
 def _review_order(df):
     """The likely rows first; within each confidence, the kinds interleaved by their rank, so the first rows show the
     worst of each kind"""
@@ -382,7 +395,7 @@ def find_suspects(path, # a dataset folder `<path>/<label>/<file>`
         if m: df.loc[sel, 'precision'] = expected_wrong(m, n, lp[c], lp[f'fp_{c}']) / m
     return Suspects(path, df, im, pdf, dict(features=t1 - t0, checks=time.perf_counter() - t1), acc)
 
-# %% ../nbs/19_suspects.ipynb 31
+# %% ../nbs/19_suspects.ipynb 36
 def _caption(r):
     if r.action == 'relabel': return f'{r.label} -> {r.proposed} ({r.confidence})'
     if r.action == 'quarantine': return f'off-topic ({r.label})'
@@ -418,7 +431,7 @@ def save(self: Suspects, folder, # e.g. the run folder: the report shows what it
     if len(self): plt.close(self.show(n, fname=run.file('suspects_fig'))); out.append(run.file('suspects_fig'))
     return out
 
-# %% ../nbs/19_suspects.ipynb 34
+# %% ../nbs/19_suspects.ipynb 39
 def apply_suspects(path, # the dataset folder the suspects were found in
                    suspects, # a `Suspects`, its `df`, or a CSV saved by `Suspects.to_csv`
                    top: int|None=None, # only the first `top` rows (in review order)
@@ -450,7 +463,7 @@ def apply_suspects(path, # the dataset folder the suspects were found in
           else 'nothing to apply')
     return log
 
-# %% ../nbs/19_suspects.ipynb 38
+# %% ../nbs/19_suspects.ipynb 43
 class SuspectReviewer(ThumbPages):
     "The suspects as thumbnails with their proposed fix and a ticked checkbox each; a button applies the ticked fixes"
     noun = 'suspects left'

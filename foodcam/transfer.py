@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_transfer.ipynb 2
 from __future__ import annotations
-import hashlib, json, os, time, tempfile, contextlib
+import hashlib, json, os, shutil, time, tempfile, contextlib
 from functools import partial
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
@@ -23,8 +23,8 @@ from fastai.data.transforms import Normalize
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
-from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
-from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_path, progress
+from fastai.torch_core import rank_distrib
+from .core import cache_dir, autocast, amp_dtype, device_profile, atomic_write, progress, write_once, rank0_first
 from .train import (classifier, FreezeBNStats, BF16, EpochCurves, StageInfo, preludes, save_model, load_model,
                            read_meta)
 from .weights import load_backbone_weights, create_backbone, keras_mode
@@ -32,10 +32,10 @@ from .weights import load_backbone_weights, create_backbone, keras_mode
 # %% auto 0
 __all__ = ['HEAD_LR', 'FT_LR_DIV', 'body_stats', 'set_normalize', 'body_groups', 'transfer_splitter', 'torch_threads',
            'TorchThreads', 'load_body', 'body_weights', 'FrozenStage', 'body_learner', 'transfer_learner', 'weights_id',
-           'features_key', 'extract_features', 'cached_features', 'Mirrored', 'note_dataset', 'cache_table',
-           'clear_cache', 'features_dls', 'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune',
-           'xception_learner', 'save_stage', 'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier',
-           'concat_cams', 'load_concat_head']
+           'features_key', 'extract_features', 'cached_features', 'Mirrored', 'feature_file', 'note_file',
+           'note_dataset', 'write_entry', 'cached_entry', 'cache_table', 'clear_cache', 'features_dls',
+           'features_learner', 'fit_frozen', 'finetune_lrs', 'fit_finetune', 'xception_learner', 'save_stage',
+           'load_stage', 'find_lr', 'ConcatBody', 'ConcatHead', 'concat_classifier', 'concat_cams', 'load_concat_head']
 
 # %% ../nbs/07_transfer.ipynb 5
 def body_stats(body: nn.Module, # a timm model
@@ -231,18 +231,8 @@ def cached_features(learn: Learner, # a transfer learner
                    ) -> tuple:
     "`extract_features(learn, dl)`, from the disk cache when the same body has seen the same files before"
     key = features_key(learn, dl, view) if cache else None
-    fn = cache_dir('features')/f'{learn.arch}-{view}-{key}.pt' if key else None
-    rank, dist = rank_distrib(), fn is not None and num_distrib() > 1  # a data-parallel run (foodcam.distributed):
-    if dist and rank: distrib_barrier()  # the other ranks wait for rank 0 to write the file, then read it
-    if fn is not None and fn.exists():
-        d = torch.load(fn, weights_only=True); x, y = d['x'], d['y']
-    else:
-        x, y = extract_features(learn, dl)
-        if fn is not None and not rank:
-            with atomic_path(fn) as tmp: torch.save({'x': x, 'y': y}, tmp)
-            note_dataset(fn, dl.items)
-    if dist and not rank: distrib_barrier()
-    return x, y
+    fn = feature_file(learn.arch, view, key) if key else None
+    return cached_entry(fn, lambda: extract_features(learn, dl), getattr(dl, 'items', None))
 
 class Mirrored:
     """A view of an image DataLoader with every batch mirrored left-right; keeps `items` and transforms, so
@@ -254,38 +244,87 @@ class Mirrored:
     def __len__(self): return len(self.dl)
 
 # %% ../nbs/07_transfer.ipynb 27
-def note_dataset(fn, # a file of the feature cache
-                 items, # the image files its rows came from
+def feature_file(kind: str, # what made it: the body's architecture, `outputs-{arch}`, `content`
+                 view: str|None=None, # which pass: 'valid', 'train', 'aug0', 'stream', ...; None: none
+                 key: str|None=None, # what determines it, hashed (`features_key`)
+                 suffix: str='.pt', # '' for a folder entry (`foodcam.distributed.stream_features`)
                 ) -> Path:
-    "Write `<fn>.json`: the folder of `items` (the dataset: above the class folders) and their count"
+    "The one name of an entry of the feature cache: `cache_dir('features')/{kind}-{view}-{key}{suffix}`"
+    return cache_dir('features')/('-'.join(str(p) for p in (kind, view, key) if p) + suffix)
+
+def note_file(fn, # an entry of the feature cache: a file or a folder
+             ) -> Path:
+    "The note beside `fn`: `x.pt` -> `x.json`, a folder `x` -> `x.json`"
+    fn = Path(fn); return fn.with_name(fn.name.removesuffix('.pt') + '.json')
+
+def note_dataset(fn, # an entry of the feature cache
+                 items, # the image files its rows came from
+                 photos: int|None=None, # rows it holds; `len(items)` if None
+                ) -> Path:
+    """Write `fn`'s note: the folder of `items` (the dataset, above the class folders; their common parent if they come
+    from several) and the photo count"""
     ps = [Path(p).resolve() for p in items]
     root = os.path.commonpath([str(p.parent.parent) for p in ps]) if ps else ''
-    out = Path(fn).with_suffix('.json'); out.write_text(json.dumps(dict(dataset=root, photos=len(ps))))
-    return out
+    return atomic_write(note_file(fn), json.dumps(dict(dataset=root, photos=len(ps) if photos is None else photos)))
+
+def write_entry(fn, # an entry of the feature cache (`feature_file`)
+                save, # `save(tmp)` writes its content to a temporary path
+                items, # the image files it comes from, for its note
+                photos: int|None=None, # rows it holds; `len(items)` if None
+               ) -> Path:
+    "Write `fn` atomically, then its note, from rank 0 only (the other ranks of a data-parallel run write nothing)"
+    write_once(fn, save, wait=False)
+    if not rank_distrib(): note_dataset(fn, items, photos)
+    return Path(fn)
+
+def cached_entry(fn, # an entry of the feature cache; None: no cache
+                 make, # `make()` computes the tensors
+                 items, # the image files they come from
+                 names=('x', 'y'), # their keys in the file
+                ) -> tuple:
+    """The tensors of `make()`, read from `fn` when it is there, else made and written (`write_entry`); in a
+    data-parallel run rank 0 makes them while the other ranks wait, then read the file"""
+    if fn is None: return make()
+    with rank0_first():
+        if Path(fn).exists(): d = torch.load(fn, weights_only=True); return tuple(d[k] for k in names)
+        out = make()
+        write_entry(fn, lambda tmp: torch.save(dict(zip(names, out)), tmp), items)
+        return out
 
 def _note(fn: Path) -> dict:
-    try: return json.loads(fn.with_suffix('.json').read_text())
+    try: return json.loads(note_file(fn).read_text())
     except (OSError, ValueError): return {}
 
-def cache_table(dataset=None, # only the files of this dataset folder; all if None
+def _entries() -> list:
+    "The entries of the feature cache: files and folders, not the notes, nor the hidden files of a write under way"
+    return [f for f in cache_dir('features').iterdir()
+            if not f.name.startswith('.') and (f.is_dir() or f.suffix != '.json')]
+
+def _mb(f: Path) -> float:
+    "Size of a file, or of every file in a folder, in MB"
+    return round(sum(g.stat().st_size for g in (f.rglob('*') if f.is_dir() else [f]) if g.is_file()) / 2**20, 2)
+
+def cache_table(dataset=None, # only the entries of this dataset folder; all if None
                ) -> list:
-    "`[{file, mb, dataset, photos}]`: the feature cache's files (`cache_dir('features')`), largest first"
+    "`[{file, mb, dataset, photos}]`: the feature cache's entries (a folder's name ends in '/'), largest first"
     root = str(Path(dataset).resolve()) if dataset is not None else None
-    rows = [dict(file=f.name, mb=round(f.stat().st_size / 2**20, 2), **{'dataset': '?', 'photos': None, **_note(f)})
-            for f in cache_dir('features').iterdir() if f.is_file() and f.suffix != '.json']
+    rows = [dict(file=f.name + ('/' if f.is_dir() else ''), mb=_mb(f), **{'dataset': '?', 'photos': None, **_note(f)})
+            for f in _entries()]
     rows = [r for r in rows if root is None or r['dataset'] == root]
     return sorted(rows, key=lambda r: -r['mb'])
 
-def clear_cache(dataset=None, # only the files of this dataset folder; all if None
+def clear_cache(dataset=None, # only the entries of this dataset folder; all if None
                ) -> list:
-    "Remove the feature cache's files (and their notes), all or one dataset's; returns the rows removed"
+    "Remove the feature cache's entries (files and folders) and their notes, all or one dataset's; returns their rows"
     rows = cache_table(dataset)
     for r in rows:
-        for f in (cache_dir('features')/r['file'], (cache_dir('features')/r['file']).with_suffix('.json')):
-            f.unlink(missing_ok=True)
+        f = cache_dir('features')/r['file']
+        if f.is_dir(): shutil.rmtree(f)
+        else: f.unlink(missing_ok=True)
+        note_file(f).unlink(missing_ok=True)
     return rows
 
-# %% ../nbs/07_transfer.ipynb 29
+# %% ../nbs/07_transfer.ipynb 31
 class _Feats:
     "Indexable (feature, label) pairs"
     def __init__(self, x, y): store_attr()
@@ -320,7 +359,7 @@ def features_dls(learn: Learner, # a transfer learner on image DataLoaders
     fdls.vocab, fdls.c, fdls.extract_seconds = dls.vocab, dls.c, time.perf_counter() - t0
     return fdls
 
-# %% ../nbs/07_transfer.ipynb 30
+# %% ../nbs/07_transfer.ipynb 32
 def features_learner(learn: Learner, # a transfer learner
                      k_aug: int=0, # extra augmented passes over the training images
                      bs: int|None=None, # batch size
@@ -339,7 +378,7 @@ def features_learner(learn: Learner, # a transfer learner
     flearn.stage = 'frozen'  # a head on cached features is the frozen stage, whatever names its fits
     return flearn
 
-# %% ../nbs/07_transfer.ipynb 37
+# %% ../nbs/07_transfer.ipynb 39
 HEAD_LR = 2e-3  # the lab's head rate (one-cycle maximum) on cached features
 FT_LR_DIV = 20  # the lab's fine-tuning top rate is the head's rate divided by this
 
@@ -386,7 +425,7 @@ def fit_finetune(learn: Learner, # a transfer learner whose head is trained
     learn.unfreeze(); learn.fit_one_cycle(epochs, cbs=[StageInfo('finetune', learn.lr, src)] + L(cbs))
     return learn
 
-# %% ../nbs/07_transfer.ipynb 39
+# %% ../nbs/07_transfer.ipynb 41
 Learner.fit_frozen = fit_frozen  # `learn.fit_frozen(20)` is `fit_frozen(learn, 20)`: the head on cached features
 Learner.fit_finetune = fit_finetune  # `learn.unfreeze(); learn.fit_one_cycle(2, finetune_lrs(lr))`, as a stage
 
@@ -412,7 +451,7 @@ def xception_learner(dls: DataLoaders, # image DataLoaders, e.g. `food_dls(path,
         body = load_body(arch, pretrained=False)
     return body_learner(dls, body, arch, **kwargs)
 
-# %% ../nbs/07_transfer.ipynb 43
+# %% ../nbs/07_transfer.ipynb 45
 def save_stage(learn: Learner, # a transfer learner
                fname, # checkpoint file (.pth)
                **meta, # more metadata
@@ -444,7 +483,7 @@ def load_stage(fname, # checkpoint written by `save_stage`
     if meta['stage'] == 'finetune': learn.unfreeze()
     return learn
 
-# %% ../nbs/07_transfer.ipynb 46
+# %% ../nbs/07_transfer.ipynb 48
 @delegates(Learner.lr_find)
 def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=None`)
             # 'frozen' (head on cached features), 'finetune' (everything unfrozen), None: `learn` as it is set up
@@ -473,7 +512,7 @@ def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=N
         plt.close(fig)
     return sug
 
-# %% ../nbs/07_transfer.ipynb 49
+# %% ../nbs/07_transfer.ipynb 51
 class ConcatBody(nn.Module):
     """Several bodies on the same images (they must share their input normalisation); returns the list of their feature
     maps"""
@@ -512,7 +551,7 @@ def concat_cams(model: nn.Module, # a `concat_classifier`
     idx = logits.argmax(1) if cls is None else torch.as_tensor(cls).long().flatten().expand(len(xb))
     return [torch.einsum('nchw,nc->nhw', m.float(), w.float()[idx]) for m, w in zip(maps, model[1].weights())], logits
 
-# %% ../nbs/07_transfer.ipynb 53
+# %% ../nbs/07_transfer.ipynb 55
 def load_concat_head(model: nn.Module, # a `concat_classifier`
                      fc: nn.Linear, # a Linear trained on the concatenated pooled features, in the bodies' order
                     ) -> nn.Module:

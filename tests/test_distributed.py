@@ -138,6 +138,15 @@ set_seed(2); learn = transfer_learner(food_dls(data, size=32, bs=4), arch='resne
 learn.stage = 'frozen'
 save_stage(learn, out/'frozen_model.pth')  # the frozen stage, which the fine-tune then loads on every rank
 res['frozen'] = same(load_stage(out/'frozen_model.pth', learn.dls).model.state_dict(), learn.model.state_dict())
+# the feature store: rank 0 extracts and writes each entry, the other rank waits and reads it (passes counted)
+import foodcam.distributed as fd, foodcam.openset as fo
+passes = dict(stream=0, outputs=0)
+_e, _o = fd.extract_features, fo._outputs
+def count(k, f): return lambda learn, dl: passes.__setitem__(k, passes[k] + len(dl.dataset)) or f(learn, dl)
+fd.extract_features, fo._outputs = count('stream', _e), count('outputs', _o)
+x, _ = fd.stream_features(learn, learn.dls.test_dl(learn.dls.train.items, with_labels=True), chunk=4)
+f, _ = fo.learner_outputs(learn, learn.dls.valid.items, 'valid')
+res['store'] = dict(stream=round(float(x.sum()), 3), outputs=round(float(f.sum()), 3), passes=passes)
 res['written'] = written
 (out/f'files{rank}.json').write_text(json.dumps(res))
 '''
@@ -165,7 +174,17 @@ def test_two_processes_shared_files(tmp_path):
     for res in (r0, r1):
         assert res['cifar_cache'] == ['cat', 'dog'], res  # the decoded CIFAR cache
         assert res['cifar_model'] and res['weights_cached'] and res['frozen'], res
-    assert r0['written'] == ['cifar_2.pt', 'cifar.pth', 'resnet18--r18.safetensors', 'frozen_model.pth'], \
+    assert r0['written'][:4] == ['cifar_2.pt', 'cifar.pth', 'resnet18--r18.safetensors', 'frozen_model.pth'], \
         r0['written']
+    assert len(r0['written']) == 5 and r0['written'][4].startswith('outputs-resnet18-valid-'), r0['written']
     assert r1['written'] == [], r1  # each file written once, by rank 0
+    # the feature store: the same features on both ranks, extracted by rank 0 alone, one noted entry each
+    s0, s1 = r0['store'], r1['store']
+    assert (s0['stream'], s0['outputs']) == (s1['stream'], s1['outputs']), (s0, s1)
+    assert s0['passes']['stream'] > 0 and s0['passes']['outputs'] > 0 and s1['passes'] == dict(stream=0, outputs=0), \
+        (s0, s1)
+    feats = sorted(p.name for p in (tmp_path/'cache'/'features').iterdir())
+    assert len(feats) == 4 and feats[0].startswith('outputs-resnet18-valid-'), feats  # and its note
+    assert feats[2].startswith('resnet18-stream-') and feats[3] == feats[2] + '.json', feats  # a folder and its note
+    assert (tmp_path/'cache'/'features'/feats[2]).is_dir(), feats
     assert sorted(p.name for p in out.iterdir()) == ['cifar.pth', 'files0.json', 'files1.json', 'frozen_model.pth']
