@@ -132,7 +132,7 @@ def prediction(classes: list, # class names in output order
                threshold: float|None=None, # the detector's threshold: unknown when `score` is above it
                cam=None, # its CAM (h, w), if computed
               ) -> dict:
-    "The record of one photo's prediction: label, probability, probs (class -> probability), unknown, score, threshold, cam"
+    "One photo's prediction: label, probability, probs (class -> probability), unknown, score, threshold, cam"
     p = F.softmax(logits.float(), 0); k = int(p.argmax())
     return dict(label=classes[k], probability=float(p[k]), probs={n: float(v) for n, v in zip(classes, p)},
                 unknown=None if score is None else bool(score > threshold), unknown_score=score, threshold=threshold,

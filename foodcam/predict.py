@@ -6,7 +6,7 @@
 from __future__ import annotations
 import copy, json, urllib.request, warnings
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, torch, torch.nn as nn
 from PIL import Image
 import plum
 from safetensors import safe_open

@@ -441,7 +441,8 @@ def xception_learner(dls: DataLoaders, # image DataLoaders, e.g. `food_dls(path,
     GAP + one Linear, BatchNorm statistics frozen (`FreezeBNStats` in `learn.cbs`), the body frozen"""
     import warnings
     if not pretrained:
-        if weights not in (None, 'random'): raise ValueError(f'pretrained=False with weights={weights!r}: pass one of them')
+        if weights not in (None, 'random'):
+            raise ValueError(f'pretrained=False with weights={weights!r}: pass one of them')
         weights = 'random'
     kw = body_weights(weights, fetch=fetch)
     try: body = load_body(arch, **kw)
