@@ -17,9 +17,9 @@ from fastai.vision.data import get_grid
 from .core import autocast
 
 # %% auto 0
-__all__ = ['split_model', 'evaluating', 'model_of', 'plain', 'on_model', 'class_index', 'cam', 'upsample', 'denorm', 'show_cam',
-           'save_fig', 'image_grid', 'show_cams', 'channel_maps', 'plot_activations', 'CAMInterpretation',
-           'farthest_points']
+__all__ = ['split_model', 'evaluating', 'model_of', 'plain', 'on_model', 'class_index', 'cam', 'body_maps', 'weigh_maps',
+           'upsample', 'denorm', 'show_cam', 'save_fig', 'image_grid', 'show_cams', 'channel_maps', 'plot_activations',
+           'CAMInterpretation', 'farthest_points']
 
 # %% ../nbs/10_cam.ipynb 5
 def split_model(model, # a foodcam model `nn.Sequential(body, GAPHead)`, or a `Learner` holding one
@@ -82,11 +82,25 @@ def cam(model, # a foodcam model or `Learner`
        ) -> tuple:
     "Class activation maps (N, h, w) for `cls` and the logits (N, n_classes), from one forward pass"
     if xb.dim() == 3: c, lg = cam(model, xb[None], cls, bf16); return c[0], lg[0]
-    model = model_of(model); body, fc = split_model(model); xb = on_model(model, xb)
+    model = model_of(model); maps, logits, fc = body_maps(model, on_model(model, xb), bf16)
+    return weigh_maps(maps, fc, class_index(cls, logits)), logits
+
+def body_maps(model, # a foodcam model
+              xb: torch.Tensor, # images on the model's device
+              bf16: bool|None=False, # bf16 autocast (None: `use_bf16`)
+             ) -> tuple:
+    "(the body's maps (N, C, h, w), the logits, the head's Linear) from one forward pass"
+    body, fc = split_model(model)
     with evaluating(model), hook_output(body) as h, torch.no_grad(), autocast(xb.device, enabled=bf16):
         logits = model(xb)
-    logits = plain(logits).float(); idx = class_index(cls, logits)
-    return torch.einsum('nchw,nc->nhw', plain(h.stored).float(), fc.weight.detach().float()[idx]), logits
+    return plain(h.stored).float(), plain(logits).float(), fc
+
+def weigh_maps(maps: torch.Tensor, # the body's maps (N, C, h, w)
+               fc: nn.Linear, # the head's Linear
+               idx: torch.Tensor, # one class per image (N,)
+              ) -> torch.Tensor:
+    "The CAMs (N, h, w): each image's maps weighted by its class's row of the Linear"
+    return torch.einsum('nchw,nc->nhw', maps, fc.weight.detach().float()[idx])
 
 # %% ../nbs/10_cam.ipynb 19
 def upsample(maps: torch.Tensor, # (N, h, w) maps
@@ -256,8 +270,8 @@ def cams_for(self: CAMInterpretation,
     inps = self[idxs.tolist()][0]
     inps = inps[0] if isinstance(inps, (tuple, list)) else inps
     inps = inps.to(next(self.learn.model.parameters()).device)
-    cp, _ = cam(self.learn, inps, self.decoded[idxs]); ct, _ = cam(self.learn, inps, self.targs[idxs])
-    return inps, cp.cpu(), ct.cpu()
+    maps, _, fc = body_maps(model_of(self.learn), inps)  # one pass for both classes' CAMs
+    return inps, weigh_maps(maps, fc, self.decoded[idxs]).cpu(), weigh_maps(maps, fc, self.targs[idxs]).cpu()
 
 @patch
 def plot_cam_rows(self: CAMInterpretation,

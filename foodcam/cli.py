@@ -367,14 +367,17 @@ def predict_cmd(model: Param('run folder, exported .safetensors or fastai export
                 device: Param(DEVICE_HELP, str)=None):
     "Label photos with a trained model: a CSV/JSON row per photo (label, probability, top-k, unknown, error)"
     _on(device)
-    from foodcam.predict import load_classifier, expand_inputs, predictions_table, write_table, cam_overlay
+    from foodcam.predict import (load_classifier, expand_inputs, predictions_table, write_table, cam_overlay,
+                                 stored_outputs)
     from foodcam.train import interactive
     if Path(out).suffix.lower() not in ('.csv', '.json'): raise UserError(f'--out {out}: use a .csv or .json file name')
     files = expand_inputs(inputs)
     if not files: raise UserError(f'no images found in {" ".join(inputs)}')
     clf = load_classifier(model, track)
     # bars in a terminal; in a log file they would be carriage-return noise
-    preds = clf.predict_batch(files, bs=bs, cam=cam is not None, progress=interactive())
+    # a run's validation photos: their stored pass, not a new one
+    stored = stored_outputs(model, clf.meta['track'], files) if cam is None and Path(model).is_dir() else None
+    preds = clf.predict_batch(files, bs=bs, cam=cam is not None, progress=interactive(), stored=stored)
     write_table(predictions_table(files, preds, topk), out)
     if cam:
         d = Path(cam); d.mkdir(parents=True, exist_ok=True)
@@ -461,4 +464,5 @@ def cache_cmd(clear: Param('remove the cached features (all, or those of --datas
     for r in rows:
         print(f"{r['mb']:9.2f} MB  {r['file']}  {r['dataset']}" + (f" ({r['photos']:,} photos)" if r['photos'] else ''))
     mb = sum(r['mb'] for r in rows)
-    print(f"{'removed' if clear else 'cached'}: {len(rows)} files, {mb:.1f} MB in {cache_dir('features')}")
+    n = f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'} (files or folders)"
+    print(f"{'removed' if clear else 'cached'}: {n}, {mb:.1f} MB in {cache_dir('features')}")

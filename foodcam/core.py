@@ -17,7 +17,7 @@ __all__ = ['DEVICES', 'PROFILES', 'PROFILE_NAMES', 'IMAGE_FORMATS', 'IMAGE_EXTS'
            'default_device', 'use_bf16', 'amp_dtype', 'precision_note', 'autocast', 'loader_workers', 'device_profile',
            'Profile', 'profile', 'as_profile', 'offline', 'online', 'atomic_path', 'atomic_write', 'backend_device',
            'collective', 'barrier', 'write_once', 'rank0_first', 'reuse_freed_memory', 'freed_memory_reused',
-           'progress']
+           'progress', 'rate_text']
 
 # %% ../nbs/00_core.ipynb 5
 def data_dir(*parts: str, # optional sub-path inside the data dir
@@ -340,4 +340,11 @@ def progress(it, # an iterable of batches (a `DataLoader`) or items
     print(f'{what}: {n:,} {unit}...', flush=True); t0 = time.perf_counter()
     yield from it
     dt = time.perf_counter() - t0
-    print(f'{what}: {n:,} {unit} in {dt:.0f} s ({n / max(dt, 1e-9):,.0f}/s)', flush=True)
+    print(f'{what}: {n:,} {unit} in {dt:.0f} s ({rate_text(n, dt)})', flush=True)
+
+def rate_text(n: int, # things done
+              dt: float, # in this many seconds
+             ) -> str:
+    "`n` in `dt` seconds as a rate people read: '31/s', '2.5/s', or '13.2 s each' when slower than one a second"
+    r = n / max(dt, 1e-9)
+    return f'{r:,.0f}/s' if r >= 10 else f'{r:.1f}/s' if r >= 1 else f'{dt / max(n, 1):.1f} s each'

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastai.callback.hook import Hook
 from fastprogress.fastprogress import progress_bar
-from .core import progress as core_progress
+from .core import progress as core_progress, autocast
 from torchvision.transforms.functional import gaussian_blur, resize
 from skimage.segmentation import slic
 from .cam import (cam, split_model, class_index, evaluating, upsample, model_of, plain, on_model, save_fig,
@@ -103,6 +103,7 @@ def lime(model, # a model or `Learner`
          bs: int=64, # batch size for the model
          seed: int=0, # sampling seed
          progress: bool=True, # show a progress bar
+         amp: bool|None=None, # low-precision autocast of the forward passes; `foodcam.core.amp_dtype`'s choice if None
         ) -> dict:
     "LIME: superpixel importances (`weights`), `segments`, and the importance `map` (H, W)"
     model = model_of(model); x = on_model(model, plain(x)).detach()
@@ -115,7 +116,7 @@ def lime(model, # a model or `Learner`
     rng = np.random.default_rng(seed)
     Z = rng.integers(0, 2, (n_samples, S)); Z[0] = 1
     probs = []
-    with evaluating(model), torch.no_grad():
+    with evaluating(model), torch.no_grad(), autocast(x.device, amp):
         for i in progress_bar(range(0, n_samples, bs), display=progress, leave=False):
             keep = torch.as_tensor(Z[i:i + bs], device=x.device, dtype=x.dtype)[:, seg][:, None]  # (b, 1, H, W)
             p = plain(model(x[None] * keep + baseline * (1 - keep))).float().softmax(1)
@@ -233,10 +234,11 @@ def deletion_insertion(model, # a model or `Learner`
                        baseline: float=0., # value of deleted pixels
                        bs: int=64, # batch size for the model
                        seed: int=0, # tie-breaking seed
+                       amp: bool|None=None, # low-precision autocast of the passes; `foodcam.core.amp_dtype`'s if None
                       ) -> dict:
     "Deletion and insertion AUC per image (and the curves (N, steps+1))"
     model = model_of(model); xb = on_model(model, plain(xb)).detach(); N, _, H, W = xb.shape
-    with evaluating(model), torch.no_grad():
+    with evaluating(model), torch.no_grad(), autocast(xb.device, amp):
         idx = class_index(cls, plain(model(xb)).float())
         gen = torch.Generator().manual_seed(seed)
         m = upsample(plain(maps).detach().float().cpu(), (H, W)).flatten(1)

@@ -8,14 +8,16 @@ import os, json, tarfile, tempfile
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
+from fastai.callback.core import Callback
+from fastai.torch_core import num_distrib
 from .core import autocast, device_profile, IMAGE_EXTS, progress
 from .transfer import features_key, weights_id, cached_features, feature_file, cached_entry
 from .data import verify_items
 
 # %% auto 0
 __all__ = ['METHODS', 'DEFAULT_METHOD', 'auroc', 'calibrate', 'fpr_at_tpr', 'OpenSetScore', 'MSP', 'Energy', 'Mahalanobis', 'KNN',
-           'UnknownDetector', 'fit_unknown', 'compare_openset', 'pooled_outputs', 'learner_outputs', 'image_files',
-           'ood_files', 'food_openset_table']
+           'UnknownDetector', 'fit_unknown', 'compare_openset', 'pooled_outputs', 'outputs_file', 'learner_outputs',
+           'ValidOutputs', 'image_files', 'ood_files', 'food_openset_table']
 
 # %% ../nbs/08_openset.ipynb 5
 def _np(x): return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
@@ -221,19 +223,53 @@ def _outputs(learn, dl):
     finally: model.train(was)
     return torch.cat(fs).as_subclass(torch.Tensor), torch.cat(ls).as_subclass(torch.Tensor)
 
+def outputs_file(learn, # a learner holding a foodcam classifier
+                 dl, # its DataLoader of the photos (`learn.dls.test_dl(items)`)
+                 view: str, # name of this set in the cache key
+                ) -> Path|None:
+    """The feature-store entry of the features and logits of `dl`'s photos under `learn`: keyed like the frozen stage's
+    features (body weights, files, transforms) and by the head's weights, on which the logits depend"""
+    key = features_key(learn, dl, view) if hasattr(learn, 'arch') else None
+    return feature_file(f'outputs-{learn.arch}', view, f'{key}-{weights_id(learn.model[1])[:8]}') if key else None
+
+def _outputs_dl(learn, items):
+    return learn.dls.test_dl(list(items), **({'bs': b} if (b := device_profile(learn.dls.device).extract_bs) else {}))
+
 def learner_outputs(learn, # a learner holding a foodcam classifier
                     items, # image files
                     view: str='test', # name of this set in the cache key
                     cache: bool=True, # read/write `cache_dir('features')`
                    ) -> tuple:
     "(features, logits) of `items` under `learn`'s validation transforms, cached on disk"
-    dl = learn.dls.test_dl(list(items), **({'bs': b} if (b := device_profile(learn.dls.device).extract_bs) else {}))
-    key = features_key(learn, dl, view) if cache and hasattr(learn, 'arch') else None
-    # the head's weights too: the logits depend on them
-    fn = feature_file(f'outputs-{learn.arch}', view, f'{key}-{weights_id(learn.model[1])[:8]}') if key else None
-    return cached_entry(fn, lambda: _outputs(learn, dl), items, names=('f', 'l'))
+    dl = _outputs_dl(learn, items)
+    return cached_entry(outputs_file(learn, dl, view) if cache else None, lambda: _outputs(learn, dl), items,
+                        names=('f', 'l'))
+
 
 # %% ../nbs/08_openset.ipynb 22
+class ValidOutputs(Callback):
+    "Keep the last epoch's validation pass (pooled features and logits) in the feature store, for `learner_outputs`"
+    order = 90
+    def before_fit(self): self.hook = None
+    def before_validate(self):
+        if self.epoch != self.n_epoch - 1 or self.dl is not self.dls.valid or num_distrib() > 1: return
+        self.fs, self.ls = [], []
+        self.hook = self.model[1].fc.register_forward_hook(self._keep)
+    def _keep(self, m, inp, out):
+        self.fs.append(inp[0].detach().float().cpu()); self.ls.append(out.detach().float().cpu())
+    def after_validate(self):
+        if self.hook is None: return
+        self.hook.remove(); self.hook = None
+        items = self.dls.valid.items
+        f, l = torch.cat(self.fs), torch.cat(self.ls); self.fs = self.ls = None
+        if len(f) != len(items): return  # a validation cut short: nothing is stored
+        fn = outputs_file(self.learn, _outputs_dl(self.learn, items), 'valid')
+        if fn is not None: cached_entry(fn, lambda: (f, l), items, names=('f', 'l'))
+    def after_fit(self):
+        if self.hook is not None: self.hook.remove(); self.hook = None
+
+
+# %% ../nbs/08_openset.ipynb 25
 def _walk(path: Path):
     """Files under `path`, sorted, following symbolic links (a folder reached twice is walked once); hidden and `_`
     folders and hidden files skipped"""
@@ -270,7 +306,7 @@ def image_files(path, # a folder (searched recursively, through symbolic links),
     if n and len(fs) > n: fs = [fs[i] for i in np.linspace(0, len(fs) - 1, n).round().astype(int)]
     return fs
 
-# %% ../nbs/08_openset.ipynb 25
+# %% ../nbs/08_openset.ipynb 28
 def ood_files(ood, # a folder (or .tgz) of photos of none of the classes (`--ood`)
               n: int|None=None, # at most this many, evenly spread
              ) -> list:
@@ -279,7 +315,7 @@ def ood_files(ood, # a folder (or .tgz) of photos of none of the classes (`--ood
     if not files: raise FileNotFoundError(f'no photos in {ood}: pass --ood a folder of photos of none of the classes')
     return files
 
-# %% ../nbs/08_openset.ipynb 28
+# %% ../nbs/08_openset.ipynb 31
 def food_openset_table(learn, # a learner trained on the known classes (e.g. the frozen stage)
                        unknown: dict, # name -> list of image files of none of the classes
                        methods: dict|None=None, # name -> `OpenSetScore`; one of each of `METHODS` if None

@@ -19,7 +19,8 @@ from fastai.learner import Learner
 from .data import FoodImage, CenterResize
 from .infer import forward_cam, prediction, heat_overlay
 from .train import classifier, read_meta, write_json
-from .openset import UnknownDetector, fit_unknown, DEFAULT_METHOD, learner_outputs, image_files, METHODS, OpenSetScore
+from .openset import (UnknownDetector, outputs_file, fit_unknown, DEFAULT_METHOD, learner_outputs, image_files,
+                             METHODS, OpenSetScore)
 from .weights import create_backbone, keras_mode
 from .transfer import body_stats
 from .cifar import cifar_net, cifar_arch_args
@@ -27,10 +28,11 @@ from .run import Run
 from .tracks import TRACKS, run_track, track_size, run_learner  # noqa: F401 (run_learner: importable from here, as before)
 
 # %% auto 0
-__all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'build_model', 'load_run', 'split_outputs', 'fits_train',
-           'fit_run_unknown', 'classifier_meta', 'save_classifier', 'load_exported', 'load_classifier', 'from_learner',
-           'load_learner_safe', 'export_learner', 'export_classifier', 'ExportModule', 'export_onnx', 'onnx_session',
-           'cam_overlay', 'predictions_table', 'write_table', 'expand_inputs']
+__all__ = ['FORMAT', 'open_image', 'image_tensor', 'Classifier', 'photo_id', 'build_model', 'load_run', 'split_outputs',
+           'fits_train', 'fit_run_unknown', 'stored_outputs', 'classifier_meta', 'save_classifier', 'load_exported',
+           'load_classifier', 'from_learner', 'load_learner_safe', 'export_learner', 'export_classifier',
+           'ExportModule', 'export_onnx', 'onnx_session', 'cam_overlay', 'predictions_table', 'write_table',
+           'expand_inputs']
 
 # %% ../nbs/16_predict.ipynb 5
 def open_image(item, # a file path, URL, bytes, PIL image or HxWx3 array (uint8, or float in 0..1)
@@ -95,6 +97,11 @@ def _pred(c, lg, f, cm, i):
     return AttrDict(prediction(c.classes, lg[i], s, u.threshold if u is not None else None,
                                cm[i].numpy() if cm is not None else None), error=None)
 
+def photo_id(item) -> tuple|None:
+    "A photo file as the feature store knows it: (resolved path, size, modification time); None for anything else"
+    if not isinstance(item, (str, Path)) or not Path(item).is_file(): return None
+    st = Path(item).stat(); return (str(Path(item).resolve()), st.st_size, st.st_mtime_ns)
+
 def _err(msg):
     return AttrDict(label=None, probability=None, probs={}, unknown=None, unknown_score=None, threshold=None, cam=None,
                     error=msg)
@@ -116,20 +123,27 @@ def predict_batch(self: Classifier,
                   cam: bool=False, # also return each image's CAM (predicted class)
                   progress: bool=False, # show a progress bar
                   num_workers: int|None=None, # decoding processes; the device profile's (none on a CPU) if None
+                  # `{photo: (features, logits)}` from a stored pass (`stored_outputs`): those photos are not passed
+                  # through the model again (not with `cam`: the pass keeps no maps)
+                  stored: dict|None=None,
                  ) -> list:
     "One prediction per item, in order; unreadable items get `error` set"
     items, p = list(items), device_profile(self.device); bs = bs or p.predict_bs
+    known = {i: stored[k] for i, it in enumerate(items) if stored and not cam and (k := photo_id(it)) in stored}
+    rest = [it for i, it in enumerate(items) if i not in known]
     # one batch: no processes to start
-    nw = (p.num_workers if num_workers is None else num_workers) if len(items) > bs else 0
-    dl = torch.utils.data.DataLoader(_Images(items, self.size), batch_size=bs, num_workers=nw, pin_memory=p.pin_memory)
+    nw = (p.num_workers if num_workers is None else num_workers) if len(rest) > bs else 0
+    dl = torch.utils.data.DataLoader(_Images(rest, self.size), batch_size=bs, num_workers=nw, pin_memory=p.pin_memory)
     out = []
     # fastprogress writes a bar character even with display=False
-    for xb, errs in (progress_bar(dl, leave=False) if progress else dl):
+    for xb, errs in (progress_bar(dl, leave=False) if progress and rest else dl):
         ok = [j for j, e in enumerate(errs) if not e]
         lg, f, cm = self.forward(xb[ok], cam) if ok else (None, None, None)
         k = iter(range(len(ok)))
         out += [_err(e) if e else _pred(self, lg, f, cm, next(k)) for e in errs]
-    return out
+    new = iter(out)
+    return [_pred(self, known[i][1][None], known[i][0][None], None, 0) if i in known else next(new)
+            for i in range(len(items))]
 
 @patch
 def predict(self: Classifier,
@@ -199,6 +213,21 @@ def fit_run_unknown(run, # run folder whose dataset is still on disk
     det = fit_unknown(*split_outputs(learn, fits_train(method)), method, keep)
     det.save(run.file('detector', track=track))  # with its operating point (`UnknownDetector.meta`)
     return det
+def stored_outputs(run, # run folder whose dataset is still on disk
+                   track: str|None=None, # which model; the best finished one if None
+                   files=None, # the photos wanted: nothing is read unless one of them is in the run's dataset
+                  ) -> dict:
+    """`{photo_id: (features, logits)}` of the run's validation photos, from their stored pass (the fine-tune's last
+    validation, or the unknown detector's pass); empty when there is none, or the dataset is gone"""
+    run = Run(run); data = run.info().get('dataset')
+    if not data or not Path(data).is_dir(): return {}
+    if files is not None and not any((i := photo_id(f)) and Path(i[0]).is_relative_to(data) for f in files): return {}
+    learn, _ = run.learner(track); items = learn.dls.valid.items
+    fn = outputs_file(learn, learn.dls.test_dl(items), 'valid')
+    if fn is None or not fn.exists(): return {}
+    d = torch.load(fn, weights_only=True)
+    return {photo_id(p): (f, l) for p, f, l in zip(items, d['f'], d['l'])}
+
 
 # %% ../nbs/16_predict.ipynb 21
 FORMAT = 'foodcam-classifier/1'

@@ -20,6 +20,7 @@ from .run import Run
 from .cifar import (cifar_model_path, cifar_tensors, cifar_dls, cifar_learner, cifar_transfer, save_cifar,
                            tta_accuracy, load_cifar)
 from .transfer import xception_learner, fit_finetune, save_stage, load_stage, HEAD_LR
+from .openset import ValidOutputs
 from .experiments import RECIPE_BUDGETS
 
 # %% auto 0
@@ -67,7 +68,8 @@ def track_finetune(data, run: Run, epochs: int, row, budget: dict, seed=42, size
     if n := budget['epoch_items']: sample_epochs(dls, min(n, len(dls.train_ds)), seed)
     learn = load_stage(run.file('model', track='frozen'), dls)
     # the frozen track's head rate; fewer steps: a higher top rate
-    fit_finetune(learn, epochs, lr=HEAD_LR, div=budget['ft_lr_div'])
+    # the last validation pass is kept for the unknown detector and the explanations (`ValidOutputs`)
+    fit_finetune(learn, epochs, lr=HEAD_LR, div=budget['ft_lr_div'], cbs=ValidOutputs())
     save_stage(learn, run.file('model', track=row.name))
     lrs = learn.lr
     return run.record(learn, row.name, stages=[row.name], arch=learn.arch, weights=str(learn.weights_source),

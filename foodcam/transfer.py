@@ -197,12 +197,14 @@ def features_key(learn: Learner, # a transfer learner
 def _tfms_key(dls, dl) -> list:
     """The transforms of `dl`, as what made them when `dls` comes from `food_dls` (the same on every fastai release),
     else as fastai prints them"""
-    if getattr(dls, 'food_block', None) is not None and getattr(dls, 'normalize_stats', None) is not None:
-        return [dls.food_block, dls.normalize_stats]
+    if (fb := getattr(dls, 'food_block', None)) is not None and getattr(dls, 'normalize_stats', None) is not None:
+        if getattr(dl, 'split_idx', None) == 1 and fb['aug'] in ('fastai', None):  # the validation side: the centre at
+            fb = {k: v for k, v in fb.items() if k not in ('aug', 'presize')}  # `size`, whatever the training side does
+        return [fb, dls.normalize_stats]
     # fastai 2.8.12 prints some augmentations' arguments differently from 2.8.5
     return [repr(dl.after_item), repr(dl.after_batch)]
 
-# %% ../nbs/07_transfer.ipynb 22
+# %% ../nbs/07_transfer.ipynb 23
 def _n_items(dl):
     "How many photos `dl` goes over: its items' count (a `Mirrored` view has no dataset), else its dataset's"
     items = getattr(dl, 'items', None)  # a chunk of `stream_features` has a dataset without items
@@ -243,7 +245,7 @@ class Mirrored:
     def __iter__(self): return ((xb.flip(-1), yb) for xb, yb in self.dl)
     def __len__(self): return len(self.dl)
 
-# %% ../nbs/07_transfer.ipynb 27
+# %% ../nbs/07_transfer.ipynb 28
 def feature_file(kind: str, # what made it: the body's architecture, `outputs-{arch}`, `content`
                  view: str|None=None, # which pass: 'valid', 'train', 'aug0', 'stream', ...; None: none
                  key: str|None=None, # what determines it, hashed (`features_key`)
@@ -324,7 +326,7 @@ def clear_cache(dataset=None, # only the entries of this dataset folder; all if 
         note_file(f).unlink(missing_ok=True)
     return rows
 
-# %% ../nbs/07_transfer.ipynb 31
+# %% ../nbs/07_transfer.ipynb 32
 class _Feats:
     "Indexable (feature, label) pairs"
     def __init__(self, x, y): store_attr()
@@ -359,7 +361,7 @@ def features_dls(learn: Learner, # a transfer learner on image DataLoaders
     fdls.vocab, fdls.c, fdls.extract_seconds = dls.vocab, dls.c, time.perf_counter() - t0
     return fdls
 
-# %% ../nbs/07_transfer.ipynb 32
+# %% ../nbs/07_transfer.ipynb 33
 def features_learner(learn: Learner, # a transfer learner
                      k_aug: int=0, # extra augmented passes over the training images
                      bs: int|None=None, # batch size
@@ -378,7 +380,7 @@ def features_learner(learn: Learner, # a transfer learner
     flearn.stage = 'frozen'  # a head on cached features is the frozen stage, whatever names its fits
     return flearn
 
-# %% ../nbs/07_transfer.ipynb 39
+# %% ../nbs/07_transfer.ipynb 40
 HEAD_LR = 2e-3  # the lab's head rate (one-cycle maximum) on cached features
 FT_LR_DIV = 20  # the lab's fine-tuning top rate is the head's rate divided by this
 
@@ -425,7 +427,7 @@ def fit_finetune(learn: Learner, # a transfer learner whose head is trained
     learn.unfreeze(); learn.fit_one_cycle(epochs, cbs=[StageInfo('finetune', learn.lr, src)] + L(cbs))
     return learn
 
-# %% ../nbs/07_transfer.ipynb 41
+# %% ../nbs/07_transfer.ipynb 42
 Learner.fit_frozen = fit_frozen  # `learn.fit_frozen(20)` is `fit_frozen(learn, 20)`: the head on cached features
 Learner.fit_finetune = fit_finetune  # `learn.unfreeze(); learn.fit_one_cycle(2, finetune_lrs(lr))`, as a stage
 
@@ -452,7 +454,7 @@ def xception_learner(dls: DataLoaders, # image DataLoaders, e.g. `food_dls(path,
         body = load_body(arch, pretrained=False)
     return body_learner(dls, body, arch, **kwargs)
 
-# %% ../nbs/07_transfer.ipynb 45
+# %% ../nbs/07_transfer.ipynb 46
 def save_stage(learn: Learner, # a transfer learner
                fname, # checkpoint file (.pth)
                **meta, # more metadata
@@ -484,7 +486,7 @@ def load_stage(fname, # checkpoint written by `save_stage`
     if meta['stage'] == 'finetune': learn.unfreeze()
     return learn
 
-# %% ../nbs/07_transfer.ipynb 48
+# %% ../nbs/07_transfer.ipynb 49
 @delegates(Learner.lr_find)
 def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=None`)
             # 'frozen' (head on cached features), 'finetune' (everything unfrozen), None: `learn` as it is set up
@@ -513,7 +515,7 @@ def find_lr(learn: Learner, # a transfer learner (or any `Learner` with `stage=N
         plt.close(fig)
     return sug
 
-# %% ../nbs/07_transfer.ipynb 51
+# %% ../nbs/07_transfer.ipynb 52
 class ConcatBody(nn.Module):
     """Several bodies on the same images (they must share their input normalisation); returns the list of their feature
     maps"""
@@ -552,7 +554,7 @@ def concat_cams(model: nn.Module, # a `concat_classifier`
     idx = logits.argmax(1) if cls is None else torch.as_tensor(cls).long().flatten().expand(len(xb))
     return [torch.einsum('nchw,nc->nhw', m.float(), w.float()[idx]) for m, w in zip(maps, model[1].weights())], logits
 
-# %% ../nbs/07_transfer.ipynb 55
+# %% ../nbs/07_transfer.ipynb 56
 def load_concat_head(model: nn.Module, # a `concat_classifier`
                      fc: nn.Linear, # a Linear trained on the concatenated pooled features, in the bodies' order
                     ) -> nn.Module:
