@@ -1,16 +1,18 @@
 """Where the explain stage's time goes, method by method, on a food dataset (issue: the demo's explain stage).
 
 Usage: python bench/explain_time.py DATA [--n 6] [--lime 64,32] [--steps 8,4] [--weights random]
+(the quick profile's sizes: --n 4 --lime 32 --steps 6)
 Model: the frozen transfer learner of `foodcam.transfer` (Xception at 256px); the costs do not depend on the trained
 weights, only on how many images go through the model. Times one validation pass (`CAMInterpretation.from_learner`),
-the activations figure, each method's maps on `--n` photos, and deletion/insertion on them at each `--steps`."""
+the activations figure, each method's maps on `--n` photos, and deletion/insertion on them at each `--steps`; LIME and
+deletion/insertion under foodcam's autocast (bf16 where the machine runs it natively) and, for comparison, in fp32."""
 import argparse, time, os, platform
 import torch, matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from foodcam.data import food_dls
 from foodcam.transfer import transfer_learner
 from foodcam.cam import CAMInterpretation, plot_activations
-from foodcam.explain import default_methods, deletion_insertion
+from foodcam.explain import default_methods, deletion_insertion, lime_maps
 from foodcam.openset import learner_outputs
 
 def timed(f):
@@ -44,8 +46,12 @@ def main():
             maps, t = timed(lambda: meths[name](learn.model, xb, cls))
             print(f'| maps: {name}{f" ({ls} samples)" if name == "LIME" else ""}, {a.n} photos | {t:.1f} s | '
                   f'{t / a.n:.2f} s/photo |')
+        maps, t = timed(lambda: lime_maps(learn.model, xb, cls, n_samples=ls, amp=False))
+        print(f'| maps: LIME ({ls} samples) in fp32, {a.n} photos | {t:.1f} s | {t / a.n:.2f} s/photo |')
     for st in [int(s) for s in a.steps.split(',')]:
         _, t = timed(lambda: deletion_insertion(learn.model, xb, torch.rand(a.n, 8, 8), cls, steps=st))
         print(f'| deletion+insertion, {st} steps, one method, {a.n} photos | {t:.1f} s | {t / a.n:.2f} s/photo |')
+        _, t = timed(lambda: deletion_insertion(learn.model, xb, torch.rand(a.n, 8, 8), cls, steps=st, amp=False))
+        print(f'| deletion+insertion in fp32, {st} steps, one method, {a.n} photos | {t:.1f} s | {t / a.n:.2f} s/photo |')
 
 if __name__ == '__main__': main()

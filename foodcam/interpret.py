@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util, math, time
 from pathlib import Path
 import numpy as np, matplotlib.pyplot as plt
-from .core import as_profile
+from .core import as_profile, progress
 from .train import write_json
 from .run import Run
 from .cam import CAMInterpretation, plot_activations
@@ -42,7 +42,7 @@ def explain_run(run, # run folder with a finished track
             'top_losses': lambda f: interp.plot_top_losses_cam(fname=f),
             'confusion': lambda f: interp.plot_confusion(fname=f)}
     out = []
-    for key, fn in figs.items():
+    for key, fn in progress(list(figs.items()), 'galleries', unit='figures', min_n=0):  # start and end lines in a log
         fig = fn(run.file(key))
         if fig is not None: plt.close(fig); out.append(run.file(key))
     xb = interp[list(range(min(n_faith, len(interp.targs))))][0]  # the first photos only (`one_batch` decodes 64)
