@@ -78,6 +78,18 @@ MUTANTS = [
       "if offline(): return False",
       "pass",
       'nbs/00_core.ipynb'),
+    M('fine-tune stores no validation pass', 'foodcam/openset.py',
+      "if fn is not None: cached_entry(fn, lambda: (f, l), items, names=('f', 'l'))",
+      "if fn is not None: pass",
+      'nbs/08_openset.ipynb'),
+    M('validation key keeps the training augmentation', 'foodcam/transfer.py',
+      "if getattr(dl, 'split_idx', None) == 1 and fb['aug'] in ('fastai', None):  # the validation side: the centre at",
+      "if False:",
+      'nbs/07_transfer.ipynb'),
+    M('predict ignores the stored pass', 'foodcam/predict.py',
+      "known = {i: stored[k] for i, it in enumerate(items) if stored and not cam and (k := photo_id(it)) in stored}",
+      "known = {}",
+      'nbs/16_predict.ipynb'),
 ]
 
 def mutate(text: str, m: dict, file: str) -> str:
