@@ -222,7 +222,9 @@ def stored_outputs(run, # run folder whose dataset is still on disk
     run = Run(run); data = run.info().get('dataset')
     if not data or not Path(data).is_dir(): return {}
     if files is not None and not any((i := photo_id(f)) and Path(i[0]).is_relative_to(data) for f in files): return {}
-    learn, _ = run.learner(track); items = learn.dls.valid.items
+    try: learn, _ = run.learner(track)
+    except (FileNotFoundError, ValueError): return {}  # the dataset changed (its classes): predict without it
+    items = learn.dls.valid.items
     fn = outputs_file(learn, learn.dls.test_dl(items), 'valid')
     if fn is None or not fn.exists(): return {}
     d = torch.load(fn, weights_only=True)
